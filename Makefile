@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: GPL-2.0
+# coap-offload: the kernel module, the user-space programs, and their tests.
+#
+#   make                 build the module (against KDIR) and the user-space programs
+#   make check           install what is missing, run every test tier, print a summary
+#   make demo            show the system working
+#   make modules_install / install
+#
+# The kernel tree: KDIR, else KERNEL_SRC (Yocto's module.bbclass) or KERNELDIR,
+# else the project's test kernel (tools/vm/build-kernel builds it on demand).
+
+SHELL := /bin/bash
+BUILD ?= build
+CC ?= cc
+
+KDIR ?= $(or $(KERNEL_SRC),$(KERNELDIR))
+# Evaluated only by the rules that need a kernel tree.
+kdir = $(if $(KDIR),$(KDIR),$(shell tools/vm/build-kernel))
+# kselftest_harness.h comes from the kernel source tree.
+KSRC = $(shell tools/vm/build-kernel --source)
+
+HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Iinclude -Iinclude/uapi
+# The 6.1 kselftest_harness.h compares signed with unsigned in its macros.
+TEST_CFLAGS := $(HOST_CFLAGS) -O1 -Wno-sign-compare -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -I$(KSRC)/tools/testing/selftests
+
+WIRE_SRC := include/coap/coap_wire.c
+WIRE_HDR := include/coap/coap_wire.h include/coap/coap_replay.h
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
+SELFTESTS := $(patsubst tests/selftests/%.c,$(BUILD)/selftests/%,$(wildcard tests/selftests/*.c))
+FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: all modules modules_install install clean check demo deps unit \
+	selftests fuzz lint
+
+all: modules
+
+modules:
+	$(MAKE) -C $(kdir) M=$(CURDIR) modules
+
+modules_install:
+	$(MAKE) -C $(kdir) M=$(CURDIR) modules_install
+
+install: modules_install
+
+# Host unit tests of the shared wire code (ASan + UBSan).
+$(BUILD)/unit/%: tests/unit/%.c $(WIRE_SRC) $(WIRE_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $< $(WIRE_SRC) -lcrypto -o $@
+
+unit: $(UNIT_TESTS)
+
+# kselftest-harness programs, run inside the VM as root.
+$(BUILD)/selftests/%: tests/selftests/%.c $(WIRE_SRC) $(WIRE_HDR) \
+		include/uapi/linux/coap_offload.h
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -Wno-sign-compare -I$(KSRC)/tools/testing/selftests \
+		$< $(WIRE_SRC) \
+		-lmnl -lcrypto -o $@
+
+selftests: $(SELFTESTS)
+
+# libFuzzer targets on the wire code.
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(WIRE_SRC) $(WIRE_HDR)
+	@mkdir -p $(@D)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude $< $(WIRE_SRC) -o $@
+
+fuzz: $(FUZZERS)
+
+deps:
+	tools/install-deps
+
+check: deps
+	tests/run-all
+
+demo: deps
+	tools/demo
+
+clean:
+	rm -rf $(BUILD)
+	find kmod include \( -name '*.o' -o -name '*.ko' -o -name '*.mod' \
+		-o -name '*.mod.c' -o -name '.*.cmd' \) -delete
+	rm -f Module.symvers modules.order
