@@ -44,19 +44,24 @@ modules_install:
 
 install: modules_install
 
-# Host unit tests of the shared wire code (ASan + UBSan).
-$(BUILD)/unit/%: tests/unit/%.c $(WIRE_SRC) $(WIRE_HDR)
+# Host unit tests of the shared wire code and the user-space protocol
+# library (ASan + UBSan).
+$(BUILD)/unit/%: tests/unit/%.c $(WIRE_SRC) $(WIRE_HDR) \
+		userspace/lib/coap_proto.c userspace/lib/coap_proto.h
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) $< $(WIRE_SRC) -lcrypto -o $@
+	$(CC) $(TEST_CFLAGS) -Iuserspace/lib $< $(WIRE_SRC) \
+		userspace/lib/coap_proto.c -lcrypto -o $@
 
 unit: $(UNIT_TESTS)
 
 # kselftest-harness programs, run inside the VM as root.
-$(BUILD)/selftests/%: tests/selftests/%.c $(WIRE_SRC) $(WIRE_HDR) \
+SELFTEST_LIB := $(WIRE_SRC) userspace/lib/coap_nl.c userspace/lib/coap_proto.c
+$(BUILD)/selftests/%: tests/selftests/%.c $(SELFTEST_LIB) $(WIRE_HDR) \
+		userspace/lib/coap_nl.h userspace/lib/coap_proto.h \
 		include/uapi/linux/coap_offload.h
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) -Wno-sign-compare -I$(KSRC)/tools/testing/selftests \
-		$< $(WIRE_SRC) \
+	$(CC) $(HOST_CFLAGS) -Wno-sign-compare -Iuserspace/lib \
+		-I$(KSRC)/tools/testing/selftests $< $(SELFTEST_LIB) \
 		-lmnl -lcrypto -o $@
 
 selftests: $(SELFTESTS)

@@ -5,17 +5,160 @@
 #ifndef _COAP_OFFLOAD_H
 #define _COAP_OFFLOAD_H
 
+#include <linux/bits.h>
 #include <linux/types.h>
+#include <linux/rhashtable-types.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+#include <linux/percpu.h>
+#include <linux/in6.h>
 #include <net/net_namespace.h>
+#include <crypto/skcipher.h>
+#include <linux/coap_offload.h>
+#include <coap/coap_replay.h>
+
+/* Sessions per namespace unless configured otherwise. */
+#define COAP_OFFLOAD_MAX_SESSIONS_DEFAULT	BIT(20)
+#define COAP_OFFLOAD_LIFETIME_DEFAULT		(7U * 24 * 3600)
+/* Remembered answers per session, for retransmitted CONs. */
+#define COAP_OFFLOAD_ANSWER_CACHE		4
+/* RFC 7252 EXCHANGE_LIFETIME: how long a Message ID may be retransmitted. */
+#define COAP_OFFLOAD_EXCHANGE_LIFETIME_SECS	247
+
+/* The rhashtable key: zero padded, so that it compares with memcmp. */
+struct coap_offload_token {
+	u8 len;
+	u8 data[COAP_OFFLOAD_TOKEN_MAX];
+};
+
+/* An answer already sent, replayed to a retransmission of the same CON. */
+struct coap_offload_answer {
+	u64 message_id;		/* option 2090; 0 when the answer has none */
+	unsigned long sent;	/* jiffies */
+	u16 coap_mid;
+	u8 code;
+	bool valid;
+};
+
+/**
+ * struct coap_offload_session - one device session
+ *
+ * Immutable after insertion, except the fields under @lock and @last_seen.
+ * A rekey is a new session swapped in, never a key changed in place.
+ * Readers (softirq) hold rcu_read_lock(); the object is freed after a grace
+ * period, from process context (the tfms are freed there).
+ */
+struct coap_offload_session {
+	struct rhash_head node;
+	struct coap_offload_token token;
+	char product_key[COAP_OFFLOAD_IDENTITY_MAX + 1];
+	char device_name[COAP_OFFLOAD_IDENTITY_MAX + 1];
+	u32 cipher;			/* enum coap_offload_cipher */
+	struct crypto_sync_skcipher *cbc;	/* seq option; CBC payloads */
+	struct crypto_sync_skcipher *ctr;	/* CTR payloads; NULL for CBC */
+	u64 expires;			/* get_jiffies_64() */
+	unsigned long last_seen;	/* jiffies, READ_ONCE/WRITE_ONCE */
+
+	spinlock_t lock;		/* protects the fields below */
+	struct coap_replay replay;
+	struct coap_offload_answer answers[COAP_OFFLOAD_ANSWER_CACHE];
+	u8 next_answer;
+	u64 rx_packets;
+	u64 rx_bytes;
+	u64 replays;
+	u64 decrypt_errors;
+	u64 forbidden;
+
+	struct rcu_work free_work;
+};
+
+enum coap_offload_counter {
+	COAP_OFFLOAD_CNT_RX,
+	COAP_OFFLOAD_CNT_PASSED,
+	COAP_OFFLOAD_CNT_DELIVERED,
+	COAP_OFFLOAD_CNT_RETRANSMITS,
+	COAP_OFFLOAD_CNT_REPLAYS,
+	COAP_OFFLOAD_CNT_DECRYPT_ERRORS,
+	COAP_OFFLOAD_CNT_FORBIDDEN,
+	COAP_OFFLOAD_CNT_NO_CONSUMER,
+	COAP_OFFLOAD_CNT_TX_ERRORS,
+	COAP_OFFLOAD_CNT_MAX,
+};
+
+struct coap_offload_stats {
+	u64_stats_t counters[COAP_OFFLOAD_CNT_MAX];
+	struct u64_stats_sync syncp;
+};
 
 /* Per network namespace state. */
 struct coap_offload_net {
+	struct net *net;
+	struct rhashtable sessions;
 	atomic_t session_count;
+	u32 max_sessions;
+	/* Netlink port of the consumer of delivered messages, 0 for none. */
+	u32 consumer_portid;
+	atomic64_t next_message_id;
+	struct coap_offload_stats __percpu *stats;
+
+	struct mutex sockets_lock;	/* serialises attach/detach */
+	struct list_head sockets;	/* struct coap_offload_sock, under the mutex */
+};
+
+/* An attached socket; its sk_user_data while attached. */
+struct coap_offload_sock {
+	struct list_head list;
+	struct sock *sk;
+	struct coap_offload_net *cn;
+	struct rcu_head rcu;
 };
 
 struct coap_offload_net *coap_offload_pernet(const struct net *net);
 
+/* Frees sessions after their grace period, in process context. */
+extern struct workqueue_struct *coap_offload_wq;
+
+static inline void coap_offload_count(struct coap_offload_net *cn,
+				      enum coap_offload_counter c)
+{
+	struct coap_offload_stats *st = this_cpu_ptr(cn->stats);
+	unsigned long flags;
+
+	flags = u64_stats_update_begin_irqsave(&st->syncp);
+	u64_stats_inc(&st->counters[c]);
+	u64_stats_update_end_irqrestore(&st->syncp, flags);
+}
+
+u64 coap_offload_counter_sum(struct coap_offload_net *cn,
+			     enum coap_offload_counter c);
+
+/* session.c */
+int coap_offload_sessions_init(struct coap_offload_net *cn);
+void coap_offload_sessions_exit(struct coap_offload_net *cn);
+struct coap_offload_session *
+coap_offload_session_alloc(u32 cipher, const u8 *key, u64 seq_offset);
+void coap_offload_session_free(struct coap_offload_session *s);
+int coap_offload_session_insert(struct coap_offload_net *cn,
+				struct coap_offload_session *s);
+int coap_offload_session_delete(struct coap_offload_net *cn,
+				const struct coap_offload_token *token);
+struct coap_offload_session *
+coap_offload_session_lookup(struct coap_offload_net *cn,
+			    const struct coap_offload_token *token);
+bool coap_offload_topic_allowed(const char *topic, const char *product_key,
+				const char *device_name);
+
+/* rx.c */
+int coap_offload_sock_attach(struct coap_offload_net *cn, int fd);
+int coap_offload_sock_detach(struct coap_offload_net *cn, int fd);
+void coap_offload_socks_detach_all(struct coap_offload_net *cn);
+
+/* netlink.c */
 int coap_offload_genl_init(void);
 void coap_offload_genl_exit(void);
+int coap_offload_deliver(struct coap_offload_net *cn,
+			 const struct coap_offload_session *s, u64 message_id,
+			 u64 seq, const char *topic, const u8 *payload,
+			 size_t len, const struct sk_buff *skb);
 
 #endif /* _COAP_OFFLOAD_H */

@@ -5,6 +5,8 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
+#include <linux/ktime.h>
+#include <linux/netdevice.h>
 #include <net/genetlink.h>
 #include <net/netns/generic.h>
 #include <linux/coap_offload.h>
@@ -12,22 +14,62 @@
 #include "coap_offload.h"
 
 static unsigned int coap_offload_net_id __read_mostly;
+struct workqueue_struct *coap_offload_wq;
 
 struct coap_offload_net *coap_offload_pernet(const struct net *net)
 {
 	return net_generic(net, coap_offload_net_id);
 }
 
+u64 coap_offload_counter_sum(struct coap_offload_net *cn,
+			     enum coap_offload_counter c)
+{
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		const struct coap_offload_stats *st = per_cpu_ptr(cn->stats, cpu);
+		unsigned int start;
+		u64 v;
+
+		do {
+			start = u64_stats_fetch_begin(&st->syncp);
+			v = u64_stats_read(&st->counters[c]);
+		} while (u64_stats_fetch_retry(&st->syncp, start));
+		sum += v;
+	}
+	return sum;
+}
+
 static int __net_init coap_offload_net_init(struct net *net)
 {
 	struct coap_offload_net *cn = coap_offload_pernet(net);
+	int err;
 
-	atomic_set(&cn->session_count, 0);
-	return 0;
+	cn->net = net;
+	mutex_init(&cn->sockets_lock);
+	INIT_LIST_HEAD(&cn->sockets);
+	/*
+	 * Message ids must stay unique across module reloads and reboots:
+	 * start from the clock, which they then run ahead of.
+	 */
+	atomic64_set(&cn->next_message_id, ktime_get_real_ns());
+	cn->stats = netdev_alloc_pcpu_stats(struct coap_offload_stats);
+	if (!cn->stats)
+		return -ENOMEM;
+	err = coap_offload_sessions_init(cn);
+	if (err)
+		free_percpu(cn->stats);
+	return err;
 }
 
 static void __net_exit coap_offload_net_exit(struct net *net)
 {
+	struct coap_offload_net *cn = coap_offload_pernet(net);
+
+	coap_offload_socks_detach_all(cn);
+	coap_offload_sessions_exit(cn);
+	free_percpu(cn->stats);
 }
 
 static struct pernet_operations coap_offload_net_ops = {
@@ -41,9 +83,13 @@ static int __init coap_offload_init(void)
 {
 	int err;
 
+	coap_offload_wq = alloc_workqueue("coap_offload", 0, 0);
+	if (!coap_offload_wq)
+		return -ENOMEM;
+
 	err = register_pernet_subsys(&coap_offload_net_ops);
 	if (err)
-		return err;
+		goto err_destroy_wq;
 
 	err = coap_offload_genl_init();
 	if (err)
@@ -54,13 +100,17 @@ static int __init coap_offload_init(void)
 
 err_unregister_pernet:
 	unregister_pernet_subsys(&coap_offload_net_ops);
+err_destroy_wq:
+	destroy_workqueue(coap_offload_wq);
 	return err;
 }
 
 static void __exit coap_offload_exit(void)
 {
+	/* No new netlink requests, then every namespace lets go. */
 	coap_offload_genl_exit();
 	unregister_pernet_subsys(&coap_offload_net_ops);
+	destroy_workqueue(coap_offload_wq);
 	pr_info("unloaded\n");
 }
 

@@ -12,91 +12,8 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
-#include <libmnl/libmnl.h>
-#include <linux/genetlink.h>
-#include <linux/coap_offload.h>
-
+#include "coap_nl.h"
 #include "kselftest_harness.h"
-
-/* MNL_SOCKET_BUFFER_SIZE is not a constant; fixtures need one. */
-#define NL_BUF_SIZE 16384
-
-struct genl_sock {
-	struct mnl_socket *nl;
-	unsigned int seq;
-	uint16_t family;
-	uint32_t version;
-};
-
-static int family_attr_cb(const struct nlattr *attr, void *data)
-{
-	struct genl_sock *gs = data;
-
-	if (mnl_attr_get_type(attr) == CTRL_ATTR_FAMILY_ID)
-		gs->family = mnl_attr_get_u16(attr);
-	else if (mnl_attr_get_type(attr) == CTRL_ATTR_VERSION)
-		gs->version = mnl_attr_get_u32(attr);
-	return MNL_CB_OK;
-}
-
-static int family_cb(const struct nlmsghdr *nlh, void *data)
-{
-	return mnl_attr_parse(nlh, sizeof(struct genlmsghdr), family_attr_cb,
-			      data);
-}
-
-/* Send one request and run cb on the replies; 0 or a negative errno. */
-static int genl_talk(struct genl_sock *gs, struct nlmsghdr *nlh,
-		     mnl_cb_t cb, void *data)
-{
-	char buf[NL_BUF_SIZE];
-	int ret;
-
-	nlh->nlmsg_seq = ++gs->seq;
-	if (mnl_socket_sendto(gs->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	do {
-		ret = mnl_socket_recvfrom(gs->nl, buf, sizeof(buf));
-		if (ret < 0)
-			return -errno;
-		ret = mnl_cb_run(buf, ret, gs->seq,
-				 mnl_socket_get_portid(gs->nl), cb, data);
-	} while (ret > 0);
-	return ret < 0 ? -errno : 0;
-}
-
-static struct nlmsghdr *genl_put_header(char *buf, uint16_t type,
-					uint16_t flags, uint8_t cmd,
-					uint8_t version)
-{
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct genlmsghdr *g;
-
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->cmd = cmd;
-	g->version = version;
-	return nlh;
-}
-
-static int genl_open(struct genl_sock *gs)
-{
-	char buf[NL_BUF_SIZE];
-	struct nlmsghdr *nlh;
-	int one = 1;
-
-	memset(gs, 0, sizeof(*gs));
-	gs->nl = mnl_socket_open(NETLINK_GENERIC);
-	if (!gs->nl)
-		return -errno;
-	if (mnl_socket_bind(gs->nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		return -errno;
-	mnl_socket_setsockopt(gs->nl, NETLINK_EXT_ACK, &one, sizeof(one));
-	nlh = genl_put_header(buf, GENL_ID_CTRL, 0, CTRL_CMD_GETFAMILY, 1);
-	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, COAP_OFFLOAD_GENL_NAME);
-	return genl_talk(gs, nlh, family_cb, gs);
-}
 
 struct stats_reply {
 	int have_stats;
@@ -127,13 +44,13 @@ static int stats_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 FIXTURE(genl) {
-	struct genl_sock gs;
-	char buf[NL_BUF_SIZE];
+	struct coap_nl c;
+	char buf[COAP_NL_BUF_SIZE];
 };
 
 FIXTURE_SETUP(genl)
 {
-	ASSERT_EQ(0, genl_open(&self->gs)) {
+	ASSERT_EQ(0, coap_nl_open(&self->c)) {
 		TH_LOG("family %s not found: is coap_offload.ko loaded?",
 		       COAP_OFFLOAD_GENL_NAME);
 	}
@@ -141,13 +58,13 @@ FIXTURE_SETUP(genl)
 
 FIXTURE_TEARDOWN(genl)
 {
-	mnl_socket_close(self->gs.nl);
+	coap_nl_close(&self->c);
 }
 
 TEST_F(genl, family_registered)
 {
-	EXPECT_NE(0, self->gs.family);
-	EXPECT_EQ(COAP_OFFLOAD_GENL_VERSION, self->gs.version);
+	EXPECT_NE(0, self->c.family);
+	EXPECT_EQ(COAP_OFFLOAD_GENL_VERSION, self->c.version);
 }
 
 TEST_F(genl, stats_get)
@@ -155,10 +72,8 @@ TEST_F(genl, stats_get)
 	struct stats_reply r = { 0 };
 	struct nlmsghdr *nlh;
 
-	nlh = genl_put_header(self->buf, self->gs.family, 0,
-			      COAP_OFFLOAD_CMD_STATS_GET,
-			      COAP_OFFLOAD_GENL_VERSION);
-	ASSERT_EQ(0, genl_talk(&self->gs, nlh, stats_cb, &r));
+	nlh = coap_nl_request(&self->c, self->buf, COAP_OFFLOAD_CMD_STATS_GET, 0);
+	ASSERT_EQ(0, coap_nl_talk(&self->c, nlh, stats_cb, &r));
 	EXPECT_EQ(1, r.have_stats);
 	EXPECT_EQ(0ULL, r.sessions);
 }
@@ -169,33 +84,27 @@ TEST_F(genl, stats_get_rejects_reply_only_attribute)
 	struct nlmsghdr *nlh;
 	struct nlattr *nest;
 
-	nlh = genl_put_header(self->buf, self->gs.family, 0,
-			      COAP_OFFLOAD_CMD_STATS_GET,
-			      COAP_OFFLOAD_GENL_VERSION);
+	nlh = coap_nl_request(&self->c, self->buf, COAP_OFFLOAD_CMD_STATS_GET, 0);
 	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_STATS);
 	mnl_attr_nest_end(nlh, nest);
-	EXPECT_EQ(-EINVAL, genl_talk(&self->gs, nlh, NULL, NULL));
+	EXPECT_EQ(-EINVAL, coap_nl_talk(&self->c, nlh, NULL, NULL));
 }
 
 TEST_F(genl, unknown_attribute_rejected)
 {
 	struct nlmsghdr *nlh;
 
-	nlh = genl_put_header(self->buf, self->gs.family, 0,
-			      COAP_OFFLOAD_CMD_STATS_GET,
-			      COAP_OFFLOAD_GENL_VERSION);
+	nlh = coap_nl_request(&self->c, self->buf, COAP_OFFLOAD_CMD_STATS_GET, 0);
 	mnl_attr_put_u32(nlh, COAP_OFFLOAD_A_MAX + 1, 1);
-	EXPECT_EQ(-EINVAL, genl_talk(&self->gs, nlh, NULL, NULL));
+	EXPECT_EQ(-EINVAL, coap_nl_talk(&self->c, nlh, NULL, NULL));
 }
 
 TEST_F(genl, unknown_command_rejected)
 {
 	struct nlmsghdr *nlh;
 
-	nlh = genl_put_header(self->buf, self->gs.family, 0,
-			      COAP_OFFLOAD_CMD_MAX + 1,
-			      COAP_OFFLOAD_GENL_VERSION);
-	EXPECT_EQ(-EOPNOTSUPP, genl_talk(&self->gs, nlh, NULL, NULL));
+	nlh = coap_nl_request(&self->c, self->buf, COAP_OFFLOAD_CMD_MAX + 1, 0);
+	EXPECT_EQ(-EOPNOTSUPP, coap_nl_talk(&self->c, nlh, NULL, NULL));
 }
 
 /* A new-style family: create/replace semantics come from commands, not flags. */
@@ -203,10 +112,8 @@ TEST_F(genl, legacy_create_flag_rejected)
 {
 	struct nlmsghdr *nlh;
 
-	nlh = genl_put_header(self->buf, self->gs.family, NLM_F_CREATE,
-			      COAP_OFFLOAD_CMD_STATS_GET,
-			      COAP_OFFLOAD_GENL_VERSION);
-	EXPECT_EQ(-EINVAL, genl_talk(&self->gs, nlh, NULL, NULL));
+	nlh = coap_nl_request(&self->c, self->buf, COAP_OFFLOAD_CMD_STATS_GET, NLM_F_CREATE);
+	EXPECT_EQ(-EINVAL, coap_nl_talk(&self->c, nlh, NULL, NULL));
 }
 
 /* Without CAP_NET_ADMIN every command is refused. */
@@ -219,15 +126,25 @@ TEST_F(genl, unprivileged_gets_eperm)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		struct genl_sock gs;
+		static const uint8_t cmds[] = {
+			COAP_OFFLOAD_CMD_STATS_GET,
+			COAP_OFFLOAD_CMD_SOCKET_ATTACH,
+			COAP_OFFLOAD_CMD_SESSION_NEW,
+			COAP_OFFLOAD_CMD_SESSION_GET,
+			COAP_OFFLOAD_CMD_CONSUMER_REGISTER,
+		};
+		struct coap_nl c;
+		unsigned int i;
 
 		/* An unprivileged user opens its own socket, as coapctl would. */
-		if (setgid(65534) || setuid(65534) || genl_open(&gs))
+		if (setgid(65534) || setuid(65534) || coap_nl_open(&c))
 			_exit(2);
-		nlh = genl_put_header(self->buf, gs.family, 0,
-				      COAP_OFFLOAD_CMD_STATS_GET,
-				      COAP_OFFLOAD_GENL_VERSION);
-		_exit(genl_talk(&gs, nlh, NULL, NULL) == -EPERM ? 0 : 1);
+		for (i = 0; i < sizeof(cmds); i++) {
+			nlh = coap_nl_request(&c, self->buf, cmds[i], 0);
+			if (coap_nl_talk(&c, nlh, NULL, NULL) != -EPERM)
+				_exit(1);
+		}
+		_exit(0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status));
@@ -238,17 +155,17 @@ TEST_F(genl, unprivileged_gets_eperm)
 TEST(family_in_new_netns)
 {
 	struct stats_reply r = { 0 };
-	char buf[NL_BUF_SIZE];
-	struct genl_sock gs;
+	char buf[COAP_NL_BUF_SIZE];
+	struct coap_nl c;
 	struct nlmsghdr *nlh;
 
 	ASSERT_EQ(0, unshare(CLONE_NEWNET));
-	ASSERT_EQ(0, genl_open(&gs));
-	nlh = genl_put_header(buf, gs.family, 0, COAP_OFFLOAD_CMD_STATS_GET,
-			      COAP_OFFLOAD_GENL_VERSION);
-	EXPECT_EQ(0, genl_talk(&gs, nlh, stats_cb, &r));
+	ASSERT_EQ(0, coap_nl_open(&c));
+	nlh = coap_nl_request(&c, buf, COAP_OFFLOAD_CMD_STATS_GET, 0);
+	EXPECT_EQ(0, coap_nl_talk(&c, nlh, stats_cb, &r));
 	EXPECT_EQ(1, r.have_stats);
-	mnl_socket_close(gs.nl);
+	EXPECT_EQ(0ULL, r.sessions);
+	coap_nl_close(&c);
 }
 
 TEST_HARNESS_MAIN

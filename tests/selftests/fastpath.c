@@ -1,0 +1,695 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kselftest: the symmetric-mode fast path over real sockets. A "gateway" UDP
+ * socket is attached to coap_offload.ko, sessions are pushed over netlink,
+ * and a "device" socket sends publishes built with OpenSSL in user space
+ * (userspace/lib/coap_proto.c); the test checks the answers, what the
+ * consumer receives, what is left on the gateway socket, and the counters.
+ * Runs as root inside the test VM with the module loaded.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "coap_nl.h"
+#include "coap_proto.h"
+#include "kselftest_harness.h"
+
+#define PK	"a1PK"
+#define DN	"dev1"
+#define TOKEN	"tok-fastpath-0123456789abcdef"
+#define SEQ_OFFSET 4912
+
+static const uint8_t session_key[16] = {
+	0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+	0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+};
+
+/* Wait up to ms for a datagram; its length, or -1 on timeout. */
+static ssize_t recv_wait(int fd, void *buf, size_t cap, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	if (poll(&pfd, 1, ms) != 1)
+		return -1;
+	return recv(fd, buf, cap, MSG_DONTWAIT);
+}
+
+struct delivered {
+	int count;
+	uint64_t id, seq;
+	char topic[256], pk[80], dn[80];
+	uint8_t payload[1400];
+	size_t payload_len;
+	struct sockaddr_storage peer;
+	size_t peer_len;
+};
+
+static int message_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[COAP_OFFLOAD_MESSAGE_A_MAX + 1];
+	const struct nlattr *nest;
+	struct delivered *d = data;
+
+	nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_MESSAGE);
+	if (!nest)
+		return MNL_CB_ERROR;
+	coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_MESSAGE_A_MAX);
+	if (!tb[COAP_OFFLOAD_MESSAGE_A_ID] || !tb[COAP_OFFLOAD_MESSAGE_A_TOPIC] ||
+	    !tb[COAP_OFFLOAD_MESSAGE_A_PAYLOAD] || !tb[COAP_OFFLOAD_MESSAGE_A_PEER])
+		return MNL_CB_ERROR;
+	d->count++;
+	d->id = mnl_attr_get_u64(tb[COAP_OFFLOAD_MESSAGE_A_ID]);
+	d->seq = mnl_attr_get_u64(tb[COAP_OFFLOAD_MESSAGE_A_SEQ]);
+	snprintf(d->topic, sizeof(d->topic), "%s",
+		 mnl_attr_get_str(tb[COAP_OFFLOAD_MESSAGE_A_TOPIC]));
+	snprintf(d->pk, sizeof(d->pk), "%s",
+		 mnl_attr_get_str(tb[COAP_OFFLOAD_MESSAGE_A_PRODUCT_KEY]));
+	snprintf(d->dn, sizeof(d->dn), "%s",
+		 mnl_attr_get_str(tb[COAP_OFFLOAD_MESSAGE_A_DEVICE_NAME]));
+	d->payload_len = mnl_attr_get_payload_len(tb[COAP_OFFLOAD_MESSAGE_A_PAYLOAD]);
+	memcpy(d->payload, mnl_attr_get_payload(tb[COAP_OFFLOAD_MESSAGE_A_PAYLOAD]),
+	       d->payload_len);
+	d->peer_len = mnl_attr_get_payload_len(tb[COAP_OFFLOAD_MESSAGE_A_PEER]);
+	memcpy(&d->peer, mnl_attr_get_payload(tb[COAP_OFFLOAD_MESSAGE_A_PEER]),
+	       d->peer_len < sizeof(d->peer) ? d->peer_len : sizeof(d->peer));
+	return MNL_CB_OK;
+}
+
+/* Read every message queued to the consumer within ms. */
+static int drain_consumer(struct coap_nl *consumer, struct delivered *d, int ms)
+{
+	char buf[COAP_NL_BUF_SIZE];
+	int fd = mnl_socket_get_fd(consumer->nl);
+	ssize_t n;
+
+	memset(d, 0, sizeof(*d));
+	while ((n = recv_wait(fd, buf, sizeof(buf), ms)) > 0) {
+		if (mnl_cb_run(buf, n, 0, 0, message_cb, d) < 0)
+			return -1;
+		ms = 50;
+	}
+	return d->count;
+}
+
+static int consumer_register(struct coap_nl *c)
+{
+	char buf[COAP_NL_BUF_SIZE];
+
+	return coap_nl_talk(c, coap_nl_request(c, buf,
+			    COAP_OFFLOAD_CMD_CONSUMER_REGISTER, 0), NULL, NULL);
+}
+
+static int socket_cmd(struct coap_nl *c, uint8_t cmd, int fd)
+{
+	char buf[COAP_NL_BUF_SIZE];
+	struct nlmsghdr *nlh = coap_nl_request(c, buf, cmd, 0);
+
+	mnl_attr_put_u32(nlh, COAP_OFFLOAD_A_SOCKET_FD, fd);
+	return coap_nl_talk(c, nlh, NULL, NULL);
+}
+
+static int session_new(struct coap_nl *c, const char *token, const char *pk,
+		       const char *dn, uint32_t cipher, uint64_t seq_offset)
+{
+	char buf[COAP_NL_BUF_SIZE];
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+
+	nlh = coap_nl_request(c, buf, COAP_OFFLOAD_CMD_SESSION_NEW, 0);
+	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
+	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, strlen(token), token);
+	mnl_attr_put_strz(nlh, COAP_OFFLOAD_SESSION_A_PRODUCT_KEY, pk);
+	mnl_attr_put_strz(nlh, COAP_OFFLOAD_SESSION_A_DEVICE_NAME, dn);
+	mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_CIPHER, cipher);
+	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_KEY, sizeof(session_key),
+		     session_key);
+	mnl_attr_put_u64(nlh, COAP_OFFLOAD_SESSION_A_SEQ_OFFSET, seq_offset);
+	mnl_attr_nest_end(nlh, nest);
+	return coap_nl_talk(c, nlh, NULL, NULL);
+}
+
+static int session_token_cmd(struct coap_nl *c, uint8_t cmd, const char *token,
+			     mnl_cb_t cb, void *data)
+{
+	char buf[COAP_NL_BUF_SIZE];
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+
+	nlh = coap_nl_request(c, buf, cmd, 0);
+	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
+	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, strlen(token), token);
+	mnl_attr_nest_end(nlh, nest);
+	return coap_nl_talk(c, nlh, cb, data);
+}
+
+struct session_info {
+	int count;
+	int has_key;
+	uint64_t rx_packets, rx_bytes, replays, decrypt_errors, forbidden;
+	uint64_t seq_highest;
+	char token[80];
+};
+
+static int session_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[COAP_OFFLOAD_SESSION_A_MAX + 1];
+	const struct nlattr *nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_SESSION);
+	struct session_info *si = data;
+
+	if (!nest)
+		return MNL_CB_ERROR;
+	coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_SESSION_A_MAX);
+	si->count++;
+	si->has_key = !!tb[COAP_OFFLOAD_SESSION_A_KEY];
+	si->rx_packets = mnl_attr_get_u64(tb[COAP_OFFLOAD_SESSION_A_RX_PACKETS]);
+	si->rx_bytes = mnl_attr_get_u64(tb[COAP_OFFLOAD_SESSION_A_RX_BYTES]);
+	si->replays = mnl_attr_get_u64(tb[COAP_OFFLOAD_SESSION_A_REPLAYS]);
+	si->decrypt_errors =
+		mnl_attr_get_u64(tb[COAP_OFFLOAD_SESSION_A_DECRYPT_ERRORS]);
+	si->forbidden = mnl_attr_get_u64(tb[COAP_OFFLOAD_SESSION_A_FORBIDDEN]);
+	si->seq_highest = mnl_attr_get_u64(tb[COAP_OFFLOAD_SESSION_A_SEQ_HIGHEST]);
+	snprintf(si->token, sizeof(si->token), "%.*s",
+		 (int)mnl_attr_get_payload_len(tb[COAP_OFFLOAD_SESSION_A_TOKEN]),
+		 (const char *)mnl_attr_get_payload(tb[COAP_OFFLOAD_SESSION_A_TOKEN]));
+	return MNL_CB_OK;
+}
+
+struct answer {
+	int got;
+	struct coap_msg msg;
+	uint8_t buf[1400];
+	uint64_t message_id;	/* option 2090, 0 when absent */
+	int id_len;
+};
+
+/* Wait for the gateway's answer on the device socket. */
+static int get_answer(int fd, struct answer *a, int ms)
+{
+	struct coap_option opt;
+	ssize_t n;
+	int i;
+
+	memset(a, 0, sizeof(*a));
+	n = recv_wait(fd, a->buf, sizeof(a->buf), ms);
+	if (n < 0)
+		return 0;
+	if (coap_parse(a->buf, n, &a->msg))
+		return -1;
+	a->got = 1;
+	if (coap_find_option(&a->msg, COAP_OPT_MESSAGE_ID, &opt)) {
+		a->id_len = opt.len;
+		for (i = 0; i < opt.len; i++)
+			a->message_id = a->message_id << 8 | opt.value[i];
+	}
+	return 1;
+}
+
+FIXTURE(fastpath) {
+	struct coap_nl nl, consumer;
+	int gw, dev;
+	struct sockaddr_storage gw_addr;
+	socklen_t gw_addr_len;
+	uint16_t mid;
+	uint8_t pkt[1400];
+};
+
+FIXTURE_VARIANT(fastpath) {
+	int family;
+	uint32_t cipher;
+};
+
+FIXTURE_VARIANT_ADD(fastpath, cbc_ipv4) {
+	.family = AF_INET, .cipher = COAP_OFFLOAD_CIPHER_AES_128_CBC,
+};
+
+FIXTURE_VARIANT_ADD(fastpath, ctr_ipv4) {
+	.family = AF_INET, .cipher = COAP_OFFLOAD_CIPHER_AES_128_CTR,
+};
+
+FIXTURE_VARIANT_ADD(fastpath, cbc_ipv6) {
+	.family = AF_INET6, .cipher = COAP_OFFLOAD_CIPHER_AES_128_CBC,
+};
+
+FIXTURE_VARIANT_ADD(fastpath, ctr_ipv6) {
+	.family = AF_INET6, .cipher = COAP_OFFLOAD_CIPHER_AES_128_CTR,
+};
+
+FIXTURE_SETUP(fastpath)
+{
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&self->gw_addr;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&self->gw_addr;
+
+	ASSERT_EQ(0, coap_nl_open(&self->nl));
+	ASSERT_EQ(0, coap_nl_open(&self->consumer));
+	ASSERT_EQ(0, consumer_register(&self->consumer));
+
+	memset(&self->gw_addr, 0, sizeof(self->gw_addr));
+	if (variant->family == AF_INET) {
+		a4->sin_family = AF_INET;
+		a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		self->gw_addr_len = sizeof(*a4);
+	} else {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_addr = in6addr_loopback;
+		self->gw_addr_len = sizeof(*a6);
+	}
+	self->gw = socket(variant->family, SOCK_DGRAM, 0);
+	ASSERT_LE(0, self->gw);
+	ASSERT_EQ(0, bind(self->gw, (struct sockaddr *)&self->gw_addr,
+			  self->gw_addr_len));
+	ASSERT_EQ(0, getsockname(self->gw, (struct sockaddr *)&self->gw_addr,
+				 &self->gw_addr_len));
+	ASSERT_EQ(0, socket_cmd(&self->nl, COAP_OFFLOAD_CMD_SOCKET_ATTACH,
+				self->gw));
+
+	self->dev = socket(variant->family, SOCK_DGRAM, 0);
+	ASSERT_LE(0, self->dev);
+	ASSERT_EQ(0, connect(self->dev, (struct sockaddr *)&self->gw_addr,
+			     self->gw_addr_len));
+	ASSERT_EQ(0, session_new(&self->nl, TOKEN, PK, DN, variant->cipher,
+				 SEQ_OFFSET));
+	self->mid = 0x100;
+}
+
+FIXTURE_TEARDOWN(fastpath)
+{
+	session_token_cmd(&self->nl, COAP_OFFLOAD_CMD_SESSION_DEL, TOKEN,
+			  NULL, NULL);
+	close(self->dev);
+	close(self->gw);
+	coap_nl_close(&self->consumer);
+	coap_nl_close(&self->nl);
+}
+
+/* Build a publish of this fixture's session; returns its length. */
+static int publish(FIXTURE_DATA(fastpath) *self,
+		   const FIXTURE_VARIANT(fastpath) *variant, uint8_t type,
+		   const char *topic, uint64_t seq, const char *payload,
+		   const char *token)
+{
+	static const uint8_t coap_token[] = { 0xc0, 0xa9 };
+	struct coap_proto_publish p = {
+		.type = type,
+		.message_id = ++self->mid,
+		.coap_token = coap_token,
+		.coap_token_len = sizeof(coap_token),
+		.topic = topic,
+		.auth_token = token ? token : TOKEN,
+		.cipher = variant->cipher,
+		.key = session_key,
+		.seq = seq,
+		.payload = (const uint8_t *)payload,
+		.payload_len = strlen(payload),
+	};
+
+	return coap_proto_build_publish(&p, self->pkt, sizeof(self->pkt));
+}
+
+TEST_F(fastpath, publish_is_delivered_and_acked)
+{
+	struct delivered d;
+	struct answer a;
+	int len;
+
+	len = publish(self, variant, COAP_TYPE_CON, "/" PK "/" DN "/user/update",
+		      SEQ_OFFSET, "{\"temp\":21.5}", NULL);
+	ASSERT_LT(0, len);
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+
+	ASSERT_EQ(1, get_answer(self->dev, &a, 2000));
+	EXPECT_EQ(COAP_TYPE_ACK, a.msg.type);
+	EXPECT_EQ(COAP_CODE_CONTENT, a.msg.code);
+	EXPECT_EQ(self->mid, a.msg.message_id);
+	EXPECT_EQ(2, a.msg.token_len);
+	EXPECT_EQ(8, a.id_len);
+	EXPECT_EQ(0, a.msg.payload_len);
+
+	ASSERT_EQ(1, drain_consumer(&self->consumer, &d, 1000));
+	EXPECT_EQ(a.message_id, d.id);
+	EXPECT_EQ(SEQ_OFFSET, d.seq);
+	EXPECT_STREQ("/" PK "/" DN "/user/update", d.topic);
+	EXPECT_STREQ(PK, d.pk);
+	EXPECT_STREQ(DN, d.dn);
+	ASSERT_EQ(13, d.payload_len);
+	EXPECT_EQ(0, memcmp("{\"temp\":21.5}", d.payload, 13));
+	EXPECT_EQ(variant->family, d.peer.ss_family);
+	/* Nothing was left for the daemon. */
+	EXPECT_EQ(-1, recv_wait(self->gw, self->pkt, sizeof(self->pkt), 100));
+}
+
+TEST_F(fastpath, sequence_of_publishes_each_delivered_once)
+{
+	uint64_t last_id = 0;
+	struct delivered d;
+	struct answer a;
+	int i, len;
+
+	for (i = 0; i < 20; i++) {
+		len = publish(self, variant, COAP_TYPE_CON,
+			      "/sys/" PK "/" DN "/thing/event/property/post",
+			      SEQ_OFFSET + i, i % 2 ? "odd" : "", NULL);
+		ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+		ASSERT_EQ(1, get_answer(self->dev, &a, 2000));
+		ASSERT_EQ(COAP_CODE_CONTENT, a.msg.code);
+		EXPECT_LT(last_id, a.message_id);
+		last_id = a.message_id;
+		ASSERT_EQ(1, drain_consumer(&self->consumer, &d, 1000));
+		EXPECT_EQ(SEQ_OFFSET + i, d.seq);
+		EXPECT_EQ(i % 2 ? 3 : 0, d.payload_len);
+	}
+}
+
+TEST_F(fastpath, replayed_seq_refused)
+{
+	struct session_info si = { 0 };
+	struct delivered d;
+	struct answer a;
+	int len;
+
+	len = publish(self, variant, COAP_TYPE_CON, "/" PK "/" DN "/a",
+		      SEQ_OFFSET + 5, "first", NULL);
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	ASSERT_EQ(1, get_answer(self->dev, &a, 2000));
+	ASSERT_EQ(COAP_CODE_CONTENT, a.msg.code);
+	ASSERT_EQ(1, drain_consumer(&self->consumer, &d, 1000));
+
+	/* Same seq, new CoAP Message ID: a replay, not a retransmission. */
+	len = publish(self, variant, COAP_TYPE_CON, "/" PK "/" DN "/a",
+		      SEQ_OFFSET + 5, "again", NULL);
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	ASSERT_EQ(1, get_answer(self->dev, &a, 2000));
+	EXPECT_EQ(COAP_CODE_BAD_REQUEST, a.msg.code);
+	EXPECT_EQ(0, a.id_len);
+	/* Below seqOffset. */
+	len = publish(self, variant, COAP_TYPE_CON, "/" PK "/" DN "/a",
+		      SEQ_OFFSET - 1, "old", NULL);
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	ASSERT_EQ(1, get_answer(self->dev, &a, 2000));
+	EXPECT_EQ(COAP_CODE_BAD_REQUEST, a.msg.code);
+	EXPECT_EQ(0, drain_consumer(&self->consumer, &d, 200));
+
+	ASSERT_EQ(0, session_token_cmd(&self->nl, COAP_OFFLOAD_CMD_SESSION_GET,
+				       TOKEN, session_cb, &si));
+	EXPECT_EQ(1, si.count);
+	EXPECT_EQ(2, si.replays);
+	EXPECT_EQ(1, si.rx_packets);
+	EXPECT_EQ(5, si.rx_bytes);
+	EXPECT_EQ(SEQ_OFFSET + 5, si.seq_highest);
+	EXPECT_EQ(0, si.has_key);
+}
+
+TEST_F(fastpath, retransmission_answered_again_delivered_once)
+{
+	struct answer a1, a2;
+	struct delivered d;
+	int len;
+
+	len = publish(self, variant, COAP_TYPE_CON, "/" PK "/" DN "/a",
+		      SEQ_OFFSET, "once", NULL);
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	ASSERT_EQ(1, get_answer(self->dev, &a1, 2000));
+	/* The very same datagram again (the ACK was lost, say). */
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	ASSERT_EQ(1, get_answer(self->dev, &a2, 2000));
+	EXPECT_EQ(COAP_CODE_CONTENT, a1.msg.code);
+	EXPECT_EQ(COAP_CODE_CONTENT, a2.msg.code);
+	EXPECT_EQ(a1.message_id, a2.message_id);
+	EXPECT_EQ(a1.msg.message_id, a2.msg.message_id);
+	EXPECT_EQ(1, drain_consumer(&self->consumer, &d, 500));
+}
+
+TEST_F(fastpath, foreign_topic_forbidden)
+{
+	static const char * const topics[] = {
+		"/otherPK/" DN "/user/update", "/" PK "/dev2/user/update",
+		"/" PK "/" DN, "/sys/" PK "/dev2/x", "/shadow/update/" PK "/dev2",
+		"/ota/device/upgrade/" PK "/" DN "/extra", "/" PK "x/" DN "/a",
+	};
+	struct delivered d;
+	struct answer a;
+	unsigned int i;
+	int len;
+
+	for (i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
+		len = publish(self, variant, COAP_TYPE_CON, topics[i],
+			      SEQ_OFFSET + i, "x", NULL);
+		ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+		ASSERT_EQ(1, get_answer(self->dev, &a, 2000));
+		EXPECT_EQ(COAP_CODE_FORBIDDEN, a.msg.code) {
+			TH_LOG("topic %s", topics[i]);
+		}
+	}
+	EXPECT_EQ(0, drain_consumer(&self->consumer, &d, 200));
+
+	/* The allowed shapes. */
+	len = publish(self, variant, COAP_TYPE_CON, "/shadow/update/" PK "/" DN,
+		      SEQ_OFFSET + 100, "s", NULL);
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	ASSERT_EQ(1, get_answer(self->dev, &a, 2000));
+	EXPECT_EQ(COAP_CODE_CONTENT, a.msg.code);
+	len = publish(self, variant, COAP_TYPE_CON,
+		      "/ota/device/upgrade/" PK "/" DN, SEQ_OFFSET + 101, "o",
+		      NULL);
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	ASSERT_EQ(1, get_answer(self->dev, &a, 2000));
+	EXPECT_EQ(COAP_CODE_CONTENT, a.msg.code);
+	EXPECT_EQ(2, drain_consumer(&self->consumer, &d, 500));
+}
+
+TEST_F(fastpath, unknown_token_and_auth_left_to_daemon)
+{
+	static const uint8_t auth[] = {
+		0x40, 0x02, 0x12, 0x34, 0xb4, 'a', 'u', 't', 'h',
+		0xff, '{', '}',
+	};
+	struct answer a;
+	uint8_t buf[1400];
+	int len;
+
+	len = publish(self, variant, COAP_TYPE_CON, "/" PK "/" DN "/a",
+		      SEQ_OFFSET, "x", "no-such-token");
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	ASSERT_EQ(len, recv_wait(self->gw, buf, sizeof(buf), 2000));
+	EXPECT_EQ(0, memcmp(buf, self->pkt, len));
+
+	ASSERT_EQ(sizeof(auth), send(self->dev, auth, sizeof(auth), 0));
+	ASSERT_EQ(sizeof(auth), recv_wait(self->gw, buf, sizeof(buf), 2000));
+	EXPECT_EQ(0, memcmp(buf, auth, sizeof(auth)));
+	EXPECT_EQ(0, get_answer(self->dev, &a, 100));
+}
+
+/*
+ * Every truncation of a valid publish and a corrupted one, each with its own
+ * Message ID (so no answer comes from the retransmission cache). A prefix
+ * that is itself a well-formed publish with a shorter ciphertext is only
+ * valid under CTR (CBC needs whole padded blocks); its seq then counts, and
+ * every later copy is a replay. Nothing else may get a 2.05.
+ */
+TEST_F(fastpath, hostile_datagrams)
+{
+	int expect_ok = variant->cipher == COAP_OFFLOAD_CIPHER_AES_128_CTR;
+	int len, i, answers = 0, ok = 0;
+	uint8_t copy[1400];
+	struct delivered d;
+	struct answer a;
+
+	len = publish(self, variant, COAP_TYPE_CON, "/" PK "/" DN "/a",
+		      SEQ_OFFSET, "a payload of some length", NULL);
+	ASSERT_LT(0, len);
+	for (i = 0; i <= len; i++) {
+		memcpy(copy, self->pkt, len);
+		if (i == len)
+			copy[len - 1] ^= 0x5a;	/* corrupt the last byte */
+		if (i >= 4) {
+			copy[2] = 0x80 | i >> 8;
+			copy[3] = i;
+		}
+		ASSERT_EQ(i, send(self->dev, copy, i, 0));
+	}
+	while (get_answer(self->dev, &a, 300) == 1) {
+		answers++;
+		ok += a.msg.code == COAP_CODE_CONTENT;
+	}
+	EXPECT_LT(0, answers);
+	EXPECT_EQ(expect_ok, ok);
+	EXPECT_EQ(expect_ok, drain_consumer(&self->consumer, &d, 200));
+	/* The gateway still works. */
+	len = publish(self, variant, COAP_TYPE_CON, "/" PK "/" DN "/a",
+		      SEQ_OFFSET + 1, "ok", NULL);
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	ASSERT_EQ(1, get_answer(self->dev, &a, 2000));
+	EXPECT_EQ(COAP_CODE_CONTENT, a.msg.code);
+}
+
+TEST_F(fastpath, bad_seq_block_refused)
+{
+	struct session_info si = { 0 };
+	struct coap_opt_iter it;
+	struct coap_option opt;
+	struct coap_msg msg;
+	struct answer a;
+	int len;
+
+	len = publish(self, variant, COAP_TYPE_CON, "/" PK "/" DN "/a",
+		      SEQ_OFFSET, "x", NULL);
+	ASSERT_EQ(0, coap_parse(self->pkt, len, &msg));
+	coap_opt_iter_init(&it, &msg);
+	while (coap_opt_next(&it, &opt))
+		if (opt.number == COAP_OPT_SEQ)
+			((uint8_t *)opt.value)[0] ^= 0xff;
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	ASSERT_EQ(1, get_answer(self->dev, &a, 2000));
+	EXPECT_EQ(COAP_CODE_BAD_REQUEST, a.msg.code);
+	ASSERT_EQ(0, session_token_cmd(&self->nl, COAP_OFFLOAD_CMD_SESSION_GET,
+				       TOKEN, session_cb, &si));
+	EXPECT_EQ(1, si.decrypt_errors);
+}
+
+TEST_F(fastpath, non_delivered_without_answer)
+{
+	struct delivered d;
+	struct answer a;
+	int len;
+
+	len = publish(self, variant, COAP_TYPE_NON, "/" PK "/" DN "/a",
+		      SEQ_OFFSET, "non", NULL);
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	EXPECT_EQ(1, drain_consumer(&self->consumer, &d, 1000));
+	EXPECT_EQ(0, get_answer(self->dev, &a, 200));
+}
+
+/* No consumer: no success, and the retransmission gets through later. */
+TEST_F(fastpath, no_consumer_no_success_nothing_lost)
+{
+	struct delivered d;
+	struct answer a;
+	int len;
+
+	coap_nl_close(&self->consumer);
+	len = publish(self, variant, COAP_TYPE_CON, "/" PK "/" DN "/a",
+		      SEQ_OFFSET, "keep me", NULL);
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	EXPECT_EQ(0, get_answer(self->dev, &a, 300));
+
+	ASSERT_EQ(0, coap_nl_open(&self->consumer));
+	ASSERT_EQ(0, consumer_register(&self->consumer));
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	ASSERT_EQ(1, get_answer(self->dev, &a, 2000));
+	EXPECT_EQ(COAP_CODE_CONTENT, a.msg.code);
+	ASSERT_EQ(1, drain_consumer(&self->consumer, &d, 1000));
+	EXPECT_EQ(7, d.payload_len);
+}
+
+TEST_F(fastpath, token_in_option_61)
+{
+	static const uint8_t coap_token[] = { 1 };
+	struct coap_proto_publish p = {
+		.type = COAP_TYPE_CON, .message_id = 77,
+		.coap_token = coap_token, .coap_token_len = 1,
+		.topic = "/" PK "/" DN "/a", .auth_token = TOKEN,
+		.token_in_option_61 = true, .cipher = variant->cipher,
+		.key = session_key, .seq = SEQ_OFFSET,
+		.payload = (const uint8_t *)"61", .payload_len = 2,
+	};
+	struct delivered d;
+	struct answer a;
+	int len;
+
+	len = coap_proto_build_publish(&p, self->pkt, sizeof(self->pkt));
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	ASSERT_EQ(1, get_answer(self->dev, &a, 2000));
+	EXPECT_EQ(COAP_CODE_CONTENT, a.msg.code);
+	EXPECT_EQ(1, drain_consumer(&self->consumer, &d, 1000));
+}
+
+TEST_F(fastpath, deleted_session_left_to_daemon)
+{
+	uint8_t buf[1400];
+	int len;
+
+	ASSERT_EQ(0, session_token_cmd(&self->nl, COAP_OFFLOAD_CMD_SESSION_DEL,
+				       TOKEN, NULL, NULL));
+	EXPECT_EQ(-ENOENT, session_token_cmd(&self->nl,
+					     COAP_OFFLOAD_CMD_SESSION_DEL,
+					     TOKEN, NULL, NULL));
+	len = publish(self, variant, COAP_TYPE_CON, "/" PK "/" DN "/a",
+		      SEQ_OFFSET, "x", NULL);
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	EXPECT_EQ(len, recv_wait(self->gw, buf, sizeof(buf), 2000));
+}
+
+TEST_F(fastpath, closing_the_socket_detaches)
+{
+	int gw2;
+
+	/* Attaching twice is refused; detaching an unattached one too. */
+	EXPECT_EQ(-EBUSY, socket_cmd(&self->nl, COAP_OFFLOAD_CMD_SOCKET_ATTACH,
+				     self->gw));
+	EXPECT_EQ(-ENOENT, socket_cmd(&self->nl, COAP_OFFLOAD_CMD_SOCKET_DETACH,
+				      self->dev));
+	close(self->gw);
+	/* A new socket on the same address attaches again. */
+	gw2 = socket(variant->family, SOCK_DGRAM, 0);
+	ASSERT_LE(0, gw2);
+	ASSERT_EQ(0, bind(gw2, (struct sockaddr *)&self->gw_addr,
+			  self->gw_addr_len));
+	EXPECT_EQ(0, socket_cmd(&self->nl, COAP_OFFLOAD_CMD_SOCKET_ATTACH, gw2));
+	EXPECT_EQ(0, socket_cmd(&self->nl, COAP_OFFLOAD_CMD_SOCKET_DETACH, gw2));
+	self->gw = gw2;
+}
+
+TEST(session_new_validation)
+{
+	struct coap_nl c;
+
+	ASSERT_EQ(0, coap_nl_open(&c));
+	ASSERT_EQ(0, session_new(&c, "dup-token", PK, DN,
+				 COAP_OFFLOAD_CIPHER_AES_128_CBC, 1));
+	EXPECT_EQ(-EEXIST, session_new(&c, "dup-token", PK, DN,
+				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1));
+	EXPECT_EQ(-ERANGE, session_new(&c, "bad-cipher", PK, DN, 3, 1));
+	EXPECT_EQ(-EINVAL, session_new(&c, "no-pk", "", DN,
+				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1));
+	EXPECT_EQ(0, session_token_cmd(&c, COAP_OFFLOAD_CMD_SESSION_DEL,
+				       "dup-token", NULL, NULL));
+	EXPECT_EQ(-ENOENT, session_token_cmd(&c, COAP_OFFLOAD_CMD_SESSION_GET,
+					     "dup-token", session_cb,
+					     &(struct session_info){ 0 }));
+	coap_nl_close(&c);
+}
+
+TEST(session_dump_lists_all_without_keys)
+{
+	struct session_info si = { 0 };
+	char buf[COAP_NL_BUF_SIZE], token[32];
+	struct coap_nl c;
+	int i;
+
+	ASSERT_EQ(0, coap_nl_open(&c));
+	for (i = 0; i < 300; i++) {
+		snprintf(token, sizeof(token), "dump-%d", i);
+		ASSERT_EQ(0, session_new(&c, token, PK, DN,
+					 COAP_OFFLOAD_CIPHER_AES_128_CTR, i));
+	}
+	ASSERT_EQ(0, coap_nl_talk(&c, coap_nl_request(&c, buf,
+				  COAP_OFFLOAD_CMD_SESSION_GET, NLM_F_DUMP),
+				  session_cb, &si));
+	EXPECT_EQ(300, si.count);
+	EXPECT_EQ(0, si.has_key);
+	for (i = 0; i < 300; i++) {
+		snprintf(token, sizeof(token), "dump-%d", i);
+		ASSERT_EQ(0, session_token_cmd(&c, COAP_OFFLOAD_CMD_SESSION_DEL,
+					       token, NULL, NULL));
+	}
+	coap_nl_close(&c);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libmnl client of the coap_offload generic netlink family.
+ */
+#include <errno.h>
+#include <string.h>
+#include <linux/netlink.h>
+
+#include "coap_nl.h"
+
+static int family_attr_cb(const struct nlattr *attr, void *data)
+{
+	struct coap_nl *c = data;
+
+	if (mnl_attr_get_type(attr) == CTRL_ATTR_FAMILY_ID &&
+	    !mnl_attr_validate(attr, MNL_TYPE_U16))
+		c->family = mnl_attr_get_u16(attr);
+	else if (mnl_attr_get_type(attr) == CTRL_ATTR_VERSION &&
+		 !mnl_attr_validate(attr, MNL_TYPE_U32))
+		c->version = mnl_attr_get_u32(attr);
+	return MNL_CB_OK;
+}
+
+static int family_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return mnl_attr_parse(nlh, sizeof(struct genlmsghdr), family_attr_cb,
+			      data);
+}
+
+static struct nlmsghdr *put_header(void *buf, uint16_t type, uint8_t cmd,
+				   uint8_t version, uint16_t flags)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct genlmsghdr *g;
+
+	nlh->nlmsg_type = type;
+	/* A dump ends with NLMSG_DONE, which carries its error: no ACK. */
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	if (!(flags & NLM_F_DUMP))
+		nlh->nlmsg_flags |= NLM_F_ACK;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->cmd = cmd;
+	g->version = version;
+	return nlh;
+}
+
+struct nlmsghdr *coap_nl_request(struct coap_nl *c, void *buf, uint8_t cmd,
+				 uint16_t flags)
+{
+	return put_header(buf, c->family, cmd, COAP_OFFLOAD_GENL_VERSION,
+			  flags);
+}
+
+/* mnl_cb_run2() hands the same data to every callback: carry both. */
+struct talk {
+	struct coap_nl *c;
+	mnl_cb_t cb;
+	void *data;
+};
+
+static int data_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct talk *t = data;
+
+	return t->cb ? t->cb(nlh, t->data) : MNL_CB_OK;
+}
+
+/* The end of a dump; it carries the dump's error, if any. */
+static int done_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const int *err = mnl_nlmsg_get_payload(nlh);
+
+	if (nlh->nlmsg_len >= mnl_nlmsg_size(sizeof(*err)) && *err < 0) {
+		errno = -*err;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_STOP;
+}
+
+/* Keep the extended ACK's message of an error reply. */
+static int error_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
+	struct coap_nl *c = ((struct talk *)data)->c;
+	const struct nlattr *attr;
+	size_t off;
+
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*err)))
+		return MNL_CB_ERROR;
+	if (err->error == 0)
+		return MNL_CB_STOP;
+	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
+		off = sizeof(*err);
+		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+			off += err->msg.nlmsg_len - sizeof(err->msg);
+		mnl_attr_for_each_payload((const void *)((const char *)err + off),
+					  mnl_nlmsg_get_payload_len(nlh) - off) {
+			if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
+			    !mnl_attr_validate(attr, MNL_TYPE_NUL_STRING)) {
+				strncpy(c->error, mnl_attr_get_str(attr),
+					sizeof(c->error) - 1);
+			}
+		}
+	}
+	errno = -err->error;
+	return MNL_CB_ERROR;
+}
+
+int coap_nl_talk(struct coap_nl *c, struct nlmsghdr *nlh, mnl_cb_t cb,
+		 void *data)
+{
+	/* A control array replaces libmnl's defaults: DONE must stop too. */
+	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {
+		[NLMSG_ERROR] = error_cb,
+		[NLMSG_DONE] = done_cb,
+	};
+	struct talk t = { .c = c, .cb = cb, .data = data };
+	char buf[COAP_NL_BUF_SIZE];
+	int ret;
+
+	c->error[0] = '\0';
+	nlh->nlmsg_seq = ++c->seq;
+	if (mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	do {
+		ret = mnl_socket_recvfrom(c->nl, buf, sizeof(buf));
+		if (ret < 0)
+			return -errno;
+		ret = mnl_cb_run2(buf, ret, c->seq, c->portid, data_cb, &t,
+				  ctl, NLMSG_MIN_TYPE);
+	} while (ret > 0);
+	return ret < 0 ? -errno : 0;
+}
+
+int coap_nl_open(struct coap_nl *c)
+{
+	char buf[COAP_NL_BUF_SIZE];
+	struct nlmsghdr *nlh;
+	int one = 1, err;
+
+	memset(c, 0, sizeof(*c));
+	c->nl = mnl_socket_open(NETLINK_GENERIC);
+	if (!c->nl)
+		return -errno;
+	if (mnl_socket_bind(c->nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto err;
+	c->portid = mnl_socket_get_portid(c->nl);
+	mnl_socket_setsockopt(c->nl, NETLINK_EXT_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(c->nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	nlh = put_header(buf, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, 0);
+	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, COAP_OFFLOAD_GENL_NAME);
+	err = coap_nl_talk(c, nlh, family_cb, c);
+	if (err)
+		goto err_close;
+	return c->family ? 0 : -ENOENT;
+
+err:
+	err = -errno;
+err_close:
+	mnl_socket_close(c->nl);
+	c->nl = NULL;
+	return err;
+}
+
+void coap_nl_close(struct coap_nl *c)
+{
+	if (c->nl)
+		mnl_socket_close(c->nl);
+	c->nl = NULL;
+}
+
+const struct nlattr *coap_nl_attr(const struct nlmsghdr *nlh, uint16_t type)
+{
+	const struct nlattr *attr;
+
+	mnl_attr_for_each(attr, nlh, sizeof(struct genlmsghdr))
+		if (mnl_attr_get_type(attr) == type)
+			return attr;
+	return NULL;
+}
+
+int coap_nl_parse_nested(const struct nlattr *nest, const struct nlattr **tb,
+			 unsigned int max)
+{
+	const struct nlattr *attr;
+
+	memset(tb, 0, (max + 1) * sizeof(*tb));
+	mnl_attr_for_each_nested(attr, nest) {
+		uint16_t type = mnl_attr_get_type(attr);
+
+		if (mnl_attr_type_valid(attr, max) < 0)
+			continue;
+		tb[type] = attr;
+	}
+	return 0;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A small libmnl client of the coap_offload generic netlink family, shared by
+ * coapd, coapctl and the kselftests.
+ */
+#ifndef COAP_NL_H
+#define COAP_NL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <libmnl/libmnl.h>
+#include <linux/genetlink.h>
+#include <linux/coap_offload.h>
+
+/* Big enough for any request and a batch of dump replies. */
+#define COAP_NL_BUF_SIZE	32768
+
+struct coap_nl {
+	struct mnl_socket *nl;
+	uint16_t family;
+	uint32_t version;
+	uint32_t seq;
+	uint32_t portid;
+	/* The extended ACK's message of the last failed request, or "". */
+	char error[128];
+};
+
+/*
+ * Open a generic netlink socket in the caller's network namespace and
+ * resolve the family. 0, or -ENOENT when the module is not loaded, or
+ * another negative errno.
+ */
+int coap_nl_open(struct coap_nl *c);
+void coap_nl_close(struct coap_nl *c);
+
+/* Start a request in buf (COAP_NL_BUF_SIZE bytes) for cmd. */
+struct nlmsghdr *coap_nl_request(struct coap_nl *c, void *buf, uint8_t cmd,
+				 uint16_t flags);
+
+/*
+ * Send a request and run cb (may be NULL) on each reply message until the
+ * ACK or the end of the dump. 0 or a negative errno; c->error holds the
+ * kernel's extended ACK message when there was one.
+ */
+int coap_nl_talk(struct coap_nl *c, struct nlmsghdr *nlh, mnl_cb_t cb,
+		 void *data);
+
+/* The top-level attribute of a genl message, or NULL. */
+const struct nlattr *coap_nl_attr(const struct nlmsghdr *nlh, uint16_t type);
+
+/*
+ * Parse a nest into tb[0..max] (unknown types ignored, so that newer kernels
+ * can add attributes). 0 or -EINVAL.
+ */
+int coap_nl_parse_nested(const struct nlattr *nest, const struct nlattr **tb,
+			 unsigned int max);
+
+#endif /* COAP_NL_H */
