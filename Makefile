@@ -32,7 +32,7 @@ SELFTESTS := $(patsubst tests/selftests/%.c,$(BUILD)/selftests/%,$(wildcard test
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all modules modules_install install clean check demo deps unit \
-	selftests fuzz lint
+	selftests fuzz lint bench-first
 
 all: modules
 
@@ -65,6 +65,16 @@ $(BUILD)/selftests/%: tests/selftests/%.c $(SELFTEST_LIB) $(WIRE_HDR) \
 		-lmnl -lcrypto -o $@
 
 selftests: $(SELFTESTS)
+
+# A first measurement of the fast path, run in the VM (make bench-first).
+$(BUILD)/bench/fastpath-first: tools/bench/fastpath-first.c $(SELFTEST_LIB) \
+		userspace/lib/coap_nl.h userspace/lib/coap_proto.h
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $< $(SELFTEST_LIB) -lmnl -lcrypto \
+		-lpthread -o $@
+
+bench-first: modules $(BUILD)/bench/fastpath-first
+	tools/vm/run -- sh -c 'insmod ./coap_offload.ko && $(BUILD)/bench/fastpath-first'
 
 # libFuzzer targets on the wire code.
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(WIRE_SRC) $(WIRE_HDR)

@@ -24,11 +24,30 @@
 #define COAP_OFFLOAD_ANSWER_CACHE		4
 /* RFC 7252 EXCHANGE_LIFETIME: how long a Message ID may be retransmitted. */
 #define COAP_OFFLOAD_EXCHANGE_LIFETIME_SECS	247
+/* How often expired sessions are looked for. */
+#define COAP_OFFLOAD_REAP_INTERVAL		(2 * HZ)
 
 /* The rhashtable key: zero padded, so that it compares with memcmp. */
 struct coap_offload_token {
 	u8 len;
 	u8 data[COAP_OFFLOAD_TOKEN_MAX];
+};
+
+/* A device's address: where its last delivered message came from. */
+struct coap_offload_peer {
+	sa_family_t family;		/* AF_INET, AF_INET6; 0: none yet */
+	__be16 port;
+	union {
+		__be32 v4;
+		struct in6_addr v6;
+	};
+};
+
+/* The namespace's topic rules (rules.c). */
+struct coap_offload_rules {
+	struct rcu_head rcu;
+	unsigned int count;
+	char *rule[];
 };
 
 /* An answer already sent, replayed to a retransmission of the same CON. */
@@ -57,6 +76,7 @@ struct coap_offload_session {
 	struct crypto_sync_skcipher *cbc;	/* seq option; CBC payloads */
 	struct crypto_sync_skcipher *ctr;	/* CTR payloads; NULL for CBC */
 	u64 expires;			/* get_jiffies_64() */
+	unsigned long idle_timeout;	/* jiffies; 0: none */
 	unsigned long last_seen;	/* jiffies, READ_ONCE/WRITE_ONCE */
 
 	spinlock_t lock;		/* protects the fields below */
@@ -68,6 +88,7 @@ struct coap_offload_session {
 	u64 replays;
 	u64 decrypt_errors;
 	u64 forbidden;
+	struct coap_offload_peer peer;
 
 	struct rcu_work free_work;
 };
@@ -82,6 +103,7 @@ enum coap_offload_counter {
 	COAP_OFFLOAD_CNT_FORBIDDEN,
 	COAP_OFFLOAD_CNT_NO_CONSUMER,
 	COAP_OFFLOAD_CNT_TX_ERRORS,
+	COAP_OFFLOAD_CNT_EXPIRED,
 	COAP_OFFLOAD_CNT_MAX,
 };
 
@@ -95,11 +117,16 @@ struct coap_offload_net {
 	struct net *net;
 	struct rhashtable sessions;
 	atomic_t session_count;
-	u32 max_sessions;
+	u32 max_sessions;		/* READ_ONCE: the fast path reads it */
+	bool token_alias;		/* READ_ONCE: accept option 61 */
+	struct coap_offload_rules __rcu *rules;	/* NULL: the defaults */
 	/* Netlink port of the consumer of delivered messages, 0 for none. */
 	u32 consumer_portid;
 	atomic64_t next_message_id;
 	struct coap_offload_stats __percpu *stats;
+	/* Counter values at the last STATS_RESET (under genl_mutex). */
+	u64 stats_base[COAP_OFFLOAD_CNT_MAX];
+	struct delayed_work reap_work;
 
 	struct mutex sockets_lock;	/* serialises attach/detach */
 	struct list_head sockets;	/* struct coap_offload_sock, under the mutex */
@@ -145,8 +172,26 @@ int coap_offload_session_delete(struct coap_offload_net *cn,
 struct coap_offload_session *
 coap_offload_session_lookup(struct coap_offload_net *cn,
 			    const struct coap_offload_token *token);
-bool coap_offload_topic_allowed(const char *topic, const char *product_key,
-				const char *device_name);
+int coap_offload_session_replace(struct coap_offload_net *cn,
+				 struct coap_offload_session *s);
+void coap_offload_sessions_flush(struct coap_offload_net *cn);
+bool coap_offload_session_expired(const struct coap_offload_session *s);
+
+/* rules.c */
+bool coap_offload_topic_allowed(const struct coap_offload_rules *rules,
+				const char *topic, const char *pk,
+				const char *dn);
+int coap_offload_rule_valid(const char *rule);
+struct coap_offload_rules *coap_offload_rules_alloc(const char * const *rule,
+						    unsigned int n);
+unsigned int coap_offload_rules_get(const struct coap_offload_rules *rules,
+				    const char * const **list);
+
+/* crypto.c */
+int coap_offload_decrypt_seq(const struct coap_offload_session *s, u8 *block,
+			     u64 *seq);
+int coap_offload_decrypt_payload(const struct coap_offload_session *s, u8 *buf,
+				 size_t len, const u8 *counter_block);
 
 /* rx.c */
 int coap_offload_sock_attach(struct coap_offload_net *cn, int fd);
@@ -159,6 +204,10 @@ void coap_offload_genl_exit(void);
 int coap_offload_deliver(struct coap_offload_net *cn,
 			 const struct coap_offload_session *s, u64 message_id,
 			 u64 seq, const char *topic, const u8 *payload,
-			 size_t len, const struct sk_buff *skb);
+			 size_t len, const struct coap_offload_peer *peer);
+void coap_offload_notify(struct coap_offload_net *cn,
+			 enum coap_offload_event_type type,
+			 const struct coap_offload_session *s,
+			 const struct coap_offload_peer *peer, const char *topic);
 
 #endif /* _COAP_OFFLOAD_H */

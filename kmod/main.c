@@ -47,6 +47,7 @@ static int __net_init coap_offload_net_init(struct net *net)
 	int err;
 
 	cn->net = net;
+	cn->token_alias = true;		/* PROTOCOL.md: accept option 61 */
 	mutex_init(&cn->sockets_lock);
 	INIT_LIST_HEAD(&cn->sockets);
 	/*
@@ -69,6 +70,8 @@ static void __net_exit coap_offload_net_exit(struct net *net)
 
 	coap_offload_socks_detach_all(cn);
 	coap_offload_sessions_exit(cn);
+	/* No reader left: sockets are detached, readers waited for. */
+	kfree(rcu_dereference_protected(cn->rules, true));
 	free_percpu(cn->stats);
 }
 

@@ -2,6 +2,7 @@
 /*
  * coap_offload: the generic netlink family (include/uapi/linux/coap_offload.h).
  */
+#include <linux/ctype.h>
 #include <linux/jiffies.h>
 #include <linux/rhashtable.h>
 #include <linux/netlink.h>
@@ -16,6 +17,11 @@
 #include "coap_offload.h"
 
 static struct genl_family coap_offload_genl_family;
+
+/* Seconds; the cap keeps seconds * HZ within 32 bits. */
+static struct netlink_range_validation coap_offload_idle_range = {
+	.max = COAP_OFFLOAD_IDLE_TIMEOUT_MAX,
+};
 
 static const struct nla_policy
 coap_offload_session_policy[COAP_OFFLOAD_SESSION_A_MAX + 1] = {
@@ -39,6 +45,16 @@ coap_offload_session_policy[COAP_OFFLOAD_SESSION_A_MAX + 1] = {
 	[COAP_OFFLOAD_SESSION_A_FORBIDDEN] = { .type = NLA_REJECT },
 	[COAP_OFFLOAD_SESSION_A_SEQ_HIGHEST] = { .type = NLA_REJECT },
 	[COAP_OFFLOAD_SESSION_A_PAD] = { .type = NLA_REJECT },
+	[COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &coap_offload_idle_range),
+	[COAP_OFFLOAD_SESSION_A_IDLE] = { .type = NLA_REJECT },
+	[COAP_OFFLOAD_SESSION_A_PEER] = { .type = NLA_REJECT },
+};
+
+/* Inside COAP_OFFLOAD_A_RULES: only COAP_OFFLOAD_A_RULE. */
+static const struct nla_policy coap_offload_rules_policy[COAP_OFFLOAD_A_MAX + 1] = {
+	[COAP_OFFLOAD_A_RULE] = { .type = NLA_NUL_STRING,
+		.len = COAP_OFFLOAD_RULE_MAX },
 };
 
 static const struct nla_policy coap_offload_policy[COAP_OFFLOAD_A_MAX + 1] = {
@@ -47,6 +63,27 @@ static const struct nla_policy coap_offload_policy[COAP_OFFLOAD_A_MAX + 1] = {
 	[COAP_OFFLOAD_A_SESSION] =
 		NLA_POLICY_NESTED(coap_offload_session_policy),
 	[COAP_OFFLOAD_A_MESSAGE] = { .type = NLA_REJECT },
+	[COAP_OFFLOAD_A_MAX_SESSIONS] = NLA_POLICY_MIN(NLA_U32, 1),
+	[COAP_OFFLOAD_A_TOKEN_ALIAS] = NLA_POLICY_MAX(NLA_U8, 1),
+	[COAP_OFFLOAD_A_RULES] = NLA_POLICY_NESTED(coap_offload_rules_policy),
+	[COAP_OFFLOAD_A_RULE] = { .type = NLA_REJECT },
+	[COAP_OFFLOAD_A_EVENT] = { .type = NLA_REJECT },
+};
+
+enum coap_offload_mcgrp {
+	COAP_OFFLOAD_MCGRP_EVENTS_ID,
+	COAP_OFFLOAD_MCGRP_MONITOR_ID,
+};
+
+static const struct genl_multicast_group coap_offload_mcgrps[] = {
+	[COAP_OFFLOAD_MCGRP_EVENTS_ID] = {
+		.name = COAP_OFFLOAD_MCGRP_EVENTS,
+		.flags = GENL_MCAST_CAP_NET_ADMIN,
+	},
+	[COAP_OFFLOAD_MCGRP_MONITOR_ID] = {
+		.name = COAP_OFFLOAD_MCGRP_MONITOR,
+		.flags = GENL_MCAST_CAP_NET_ADMIN,
+	},
 };
 
 static struct coap_offload_net *info_cn(struct genl_info *info)
@@ -64,6 +101,7 @@ static const enum coap_offload_stat coap_offload_stat_of[] = {
 	[COAP_OFFLOAD_CNT_FORBIDDEN] = COAP_OFFLOAD_STAT_FORBIDDEN,
 	[COAP_OFFLOAD_CNT_NO_CONSUMER] = COAP_OFFLOAD_STAT_NO_CONSUMER,
 	[COAP_OFFLOAD_CNT_TX_ERRORS] = COAP_OFFLOAD_STAT_TX_ERRORS,
+	[COAP_OFFLOAD_CNT_EXPIRED] = COAP_OFFLOAD_STAT_EXPIRED,
 };
 
 static int coap_offload_put_stats(struct sk_buff *skb,
@@ -81,7 +119,8 @@ static int coap_offload_put_stats(struct sk_buff *skb,
 		goto err_cancel;
 	for (c = 0; c < COAP_OFFLOAD_CNT_MAX; c++)
 		if (nla_put_u64_64bit(skb, coap_offload_stat_of[c],
-				      coap_offload_counter_sum(cn, c),
+				      coap_offload_counter_sum(cn, c) -
+				      cn->stats_base[c],
 				      COAP_OFFLOAD_STAT_PAD))
 			goto err_cancel;
 	nla_nest_end(skb, nest);
@@ -118,6 +157,18 @@ static int coap_offload_stats_get_doit(struct sk_buff *skb,
 err_free:
 	nlmsg_free(msg);
 	return err;
+}
+
+/* genl_mutex serialises this with STATS_GET: no lock of our own. */
+static int coap_offload_stats_reset_doit(struct sk_buff *skb,
+					 struct genl_info *info)
+{
+	struct coap_offload_net *cn = info_cn(info);
+	int c;
+
+	for (c = 0; c < COAP_OFFLOAD_CNT_MAX; c++)
+		cn->stats_base[c] = coap_offload_counter_sum(cn, c);
+	return 0;
 }
 
 static int coap_offload_socket_doit(struct sk_buff *skb,
@@ -161,8 +212,34 @@ static int coap_offload_parse_session(struct genl_info *info,
 	return 0;
 }
 
-static int coap_offload_session_new_doit(struct sk_buff *skb,
-					 struct genl_info *info)
+/*
+ * A device identity is matched as a topic segment, so it must be one: the
+ * platform's characters only (letters, digits, "-_@.:"), not "." or "..",
+ * and a productKey must not be a literal first segment of the default
+ * rules, or a device "sys/<victim>" would reach /sys/<victim>/...
+ */
+static bool coap_offload_identity_valid(const struct nlattr *attr,
+					bool product_key)
+{
+	static const char * const reserved[] = { "sys", "ota", "shadow" };
+	const char *id = nla_data(attr), *c;
+	int i;
+
+	if (!*id || !strcmp(id, ".") || !strcmp(id, ".."))
+		return false;
+	for (c = id; *c; c++)
+		if (!isalnum(*c) && !strchr("-_@.:", *c))
+			return false;
+	for (i = 0; product_key && i < ARRAY_SIZE(reserved); i++)
+		if (!strcmp(id, reserved[i]))
+			return false;
+	return true;
+}
+
+/* Build a session from the SESSION_NEW/REPLACE attributes. */
+static struct coap_offload_session *
+coap_offload_session_from_attrs(struct genl_info *info, struct nlattr **tb,
+				const struct coap_offload_token *token)
 {
 	static const int required[] = {
 		COAP_OFFLOAD_SESSION_A_PRODUCT_KEY,
@@ -171,29 +248,25 @@ static int coap_offload_session_new_doit(struct sk_buff *skb,
 		COAP_OFFLOAD_SESSION_A_KEY,
 		COAP_OFFLOAD_SESSION_A_SEQ_OFFSET,
 	};
-	struct nlattr *tb[COAP_OFFLOAD_SESSION_A_MAX + 1];
-	struct coap_offload_session *s;
-	struct coap_offload_token token;
+	struct nlattr *nest = info->attrs[COAP_OFFLOAD_A_SESSION];
 	u32 lifetime = COAP_OFFLOAD_LIFETIME_DEFAULT;
-	int err, i;
+	struct coap_offload_session *s;
+	int i;
 
-	err = coap_offload_parse_session(info, tb, &token);
-	if (err)
-		return err;
 	for (i = 0; i < ARRAY_SIZE(required); i++) {
 		if (!tb[required[i]]) {
-			NL_SET_ERR_MSG_ATTR(info->extack,
-					    info->attrs[COAP_OFFLOAD_A_SESSION],
+			NL_SET_ERR_MSG_ATTR(info->extack, nest,
 					    "session attribute missing");
-			return -EINVAL;
+			return ERR_PTR(-EINVAL);
 		}
 	}
-	if (!nla_len(tb[COAP_OFFLOAD_SESSION_A_PRODUCT_KEY]) ||
-	    !nla_len(tb[COAP_OFFLOAD_SESSION_A_DEVICE_NAME]) ||
-	    !*(char *)nla_data(tb[COAP_OFFLOAD_SESSION_A_PRODUCT_KEY]) ||
-	    !*(char *)nla_data(tb[COAP_OFFLOAD_SESSION_A_DEVICE_NAME])) {
-		NL_SET_ERR_MSG(info->extack, "empty product key or device name");
-		return -EINVAL;
+	if (!coap_offload_identity_valid(tb[COAP_OFFLOAD_SESSION_A_PRODUCT_KEY],
+					 true) ||
+	    !coap_offload_identity_valid(tb[COAP_OFFLOAD_SESSION_A_DEVICE_NAME],
+					 false)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, nest,
+				    "product key or device name not a valid identity");
+		return ERR_PTR(-EINVAL);
 	}
 	if (tb[COAP_OFFLOAD_SESSION_A_LIFETIME])
 		lifetime = nla_get_u32(tb[COAP_OFFLOAD_SESSION_A_LIFETIME]);
@@ -202,22 +275,47 @@ static int coap_offload_session_new_doit(struct sk_buff *skb,
 				       nla_data(tb[COAP_OFFLOAD_SESSION_A_KEY]),
 				       nla_get_u64(tb[COAP_OFFLOAD_SESSION_A_SEQ_OFFSET]));
 	if (IS_ERR(s))
-		return PTR_ERR(s);
-	s->token = token;
+		return s;
+	s->token = *token;
 	nla_strscpy(s->product_key, tb[COAP_OFFLOAD_SESSION_A_PRODUCT_KEY],
 		    sizeof(s->product_key));
 	nla_strscpy(s->device_name, tb[COAP_OFFLOAD_SESSION_A_DEVICE_NAME],
 		    sizeof(s->device_name));
 	s->expires = get_jiffies_64() + (u64)lifetime * HZ;
+	if (tb[COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT])
+		s->idle_timeout = nla_get_u32(tb[COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT]) * HZ;
 	s->last_seen = jiffies;
+	return s;
+}
 
-	err = coap_offload_session_insert(info_cn(info), s);
+static int coap_offload_session_set_doit(struct sk_buff *skb,
+					 struct genl_info *info)
+{
+	bool replace = info->genlhdr->cmd == COAP_OFFLOAD_CMD_SESSION_REPLACE;
+	struct nlattr *tb[COAP_OFFLOAD_SESSION_A_MAX + 1];
+	struct coap_offload_session *s;
+	struct coap_offload_token token;
+	int err;
+
+	err = coap_offload_parse_session(info, tb, &token);
+	if (err)
+		return err;
+	s = coap_offload_session_from_attrs(info, tb, &token);
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+
+	if (replace)
+		err = coap_offload_session_replace(info_cn(info), s);
+	else
+		err = coap_offload_session_insert(info_cn(info), s);
 	if (err) {
 		coap_offload_session_free(s);
 		if (err == -EEXIST)
 			NL_SET_ERR_MSG(info->extack, "token already in use");
 		else if (err == -ENOSPC)
 			NL_SET_ERR_MSG(info->extack, "session limit reached");
+		else if (err == -ENOENT)
+			NL_SET_ERR_MSG(info->extack, "no session with this token");
 	}
 	return err;
 }
@@ -235,12 +333,45 @@ static int coap_offload_session_del_doit(struct sk_buff *skb,
 	return coap_offload_session_delete(info_cn(info), &token);
 }
 
+static int coap_offload_session_flush_doit(struct sk_buff *skb,
+					   struct genl_info *info)
+{
+	coap_offload_sessions_flush(info_cn(info));
+	return 0;
+}
+
+static int coap_offload_put_peer(struct sk_buff *skb, int type,
+				 const struct coap_offload_peer *peer)
+{
+	if (peer->family == AF_INET) {
+		struct sockaddr_in sin = {
+			.sin_family = AF_INET,
+			.sin_port = peer->port,
+			.sin_addr.s_addr = peer->v4,
+		};
+
+		return nla_put(skb, type, sizeof(sin), &sin);
+	}
+	if (peer->family == AF_INET6) {
+		struct sockaddr_in6 sin6 = {
+			.sin6_family = AF_INET6,
+			.sin6_port = peer->port,
+			.sin6_addr = peer->v6,
+		};
+
+		return nla_put(skb, type, sizeof(sin6), &sin6);
+	}
+	return 0;
+}
+
 /* Caller holds rcu_read_lock(). Never puts the key. */
 static int coap_offload_put_session(struct sk_buff *skb,
 				    struct coap_offload_session *s)
 {
 	u64 now = get_jiffies_64(), left = 0;
 	u64 rx_packets, rx_bytes, replays, decrypt_errors, forbidden, highest;
+	unsigned long idle = jiffies - READ_ONCE(s->last_seen);
+	struct coap_offload_peer peer;
 	struct nlattr *nest;
 
 	spin_lock_bh(&s->lock);
@@ -250,6 +381,7 @@ static int coap_offload_put_session(struct sk_buff *skb,
 	decrypt_errors = s->decrypt_errors;
 	forbidden = s->forbidden;
 	highest = s->replay.highest;
+	peer = s->peer;
 	spin_unlock_bh(&s->lock);
 	if (time_before64(now, s->expires))
 		left = div_u64(s->expires - now, HZ);
@@ -279,7 +411,11 @@ static int coap_offload_put_session(struct sk_buff *skb,
 	    nla_put_u64_64bit(skb, COAP_OFFLOAD_SESSION_A_FORBIDDEN, forbidden,
 			      COAP_OFFLOAD_SESSION_A_PAD) ||
 	    nla_put_u64_64bit(skb, COAP_OFFLOAD_SESSION_A_SEQ_HIGHEST, highest,
-			      COAP_OFFLOAD_SESSION_A_PAD)) {
+			      COAP_OFFLOAD_SESSION_A_PAD) ||
+	    nla_put_u32(skb, COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT,
+			s->idle_timeout / HZ) ||
+	    nla_put_u32(skb, COAP_OFFLOAD_SESSION_A_IDLE, idle / HZ) ||
+	    coap_offload_put_peer(skb, COAP_OFFLOAD_SESSION_A_PEER, &peer)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}
@@ -391,27 +527,24 @@ static int coap_offload_consumer_doit(struct sk_buff *skb,
 	return 0;
 }
 
-/* Softirq: queue one delivered message to the consumer, or fail. */
-int coap_offload_deliver(struct coap_offload_net *cn,
-			 const struct coap_offload_session *s, u64 message_id,
-			 u64 seq, const char *topic, const u8 *payload,
-			 size_t len, const struct sk_buff *in)
+/* One delivered message, with its payload for the consumer, or without. */
+static struct sk_buff *
+coap_offload_message(const struct coap_offload_session *s, u64 message_id,
+		     u64 seq, const char *topic, const u8 *payload, size_t len,
+		     bool with_payload, const struct coap_offload_peer *peer)
 {
-	u32 portid = READ_ONCE(cn->consumer_portid);
 	struct nlattr *nest;
 	struct sk_buff *msg;
 	void *hdr;
-	int err;
 
-	if (!portid)
-		return -ENOTCONN;
-	msg = genlmsg_new(NLMSG_GOODSIZE + len, GFP_ATOMIC);
+	msg = genlmsg_new(NLMSG_GOODSIZE + (with_payload ? len : 0),
+			  GFP_ATOMIC);
 	if (!msg)
-		return -ENOMEM;
+		return NULL;
 	hdr = genlmsg_put(msg, 0, 0, &coap_offload_genl_family, 0,
 			  COAP_OFFLOAD_CMD_MESSAGE);
 	if (!hdr)
-		goto err_size;
+		goto err_free;
 	nest = nla_nest_start(msg, COAP_OFFLOAD_A_MESSAGE);
 	if (!nest ||
 	    nla_put_u64_64bit(msg, COAP_OFFLOAD_MESSAGE_A_ID, message_id,
@@ -421,40 +554,192 @@ int coap_offload_deliver(struct coap_offload_net *cn,
 	    nla_put_string(msg, COAP_OFFLOAD_MESSAGE_A_DEVICE_NAME,
 			   s->device_name) ||
 	    nla_put_string(msg, COAP_OFFLOAD_MESSAGE_A_TOPIC, topic) ||
-	    nla_put(msg, COAP_OFFLOAD_MESSAGE_A_PAYLOAD, len, payload) ||
+	    (with_payload &&
+	     nla_put(msg, COAP_OFFLOAD_MESSAGE_A_PAYLOAD, len, payload)) ||
+	    nla_put_u32(msg, COAP_OFFLOAD_MESSAGE_A_PAYLOAD_LEN, len) ||
 	    nla_put_u64_64bit(msg, COAP_OFFLOAD_MESSAGE_A_TIME,
 			      ktime_get_real_ns(), COAP_OFFLOAD_MESSAGE_A_PAD) ||
 	    nla_put_u64_64bit(msg, COAP_OFFLOAD_MESSAGE_A_SEQ, seq,
-			      COAP_OFFLOAD_MESSAGE_A_PAD))
-		goto err_size;
-
-	if (ip_hdr(in)->version == 4) {
-		struct sockaddr_in sin = {
-			.sin_family = AF_INET,
-			.sin_port = udp_hdr(in)->source,
-			.sin_addr.s_addr = ip_hdr(in)->saddr,
-		};
-
-		if (nla_put(msg, COAP_OFFLOAD_MESSAGE_A_PEER, sizeof(sin), &sin))
-			goto err_size;
-	} else {
-		struct sockaddr_in6 sin6 = {
-			.sin6_family = AF_INET6,
-			.sin6_port = udp_hdr(in)->source,
-			.sin6_addr = ipv6_hdr(in)->saddr,
-		};
-
-		if (nla_put(msg, COAP_OFFLOAD_MESSAGE_A_PEER, sizeof(sin6),
-			    &sin6))
-			goto err_size;
-	}
+			      COAP_OFFLOAD_MESSAGE_A_PAD) ||
+	    coap_offload_put_peer(msg, COAP_OFFLOAD_MESSAGE_A_PEER, peer))
+		goto err_free;
 	nla_nest_end(msg, nest);
 	genlmsg_end(msg, hdr);
+	return msg;
+
+err_free:
+	nlmsg_free(msg);
+	return NULL;
+}
+
+/*
+ * Softirq: queue one delivered message to the consumer, or fail; then a
+ * copy without the payload to the monitor group, if anyone listens.
+ */
+int coap_offload_deliver(struct coap_offload_net *cn,
+			 const struct coap_offload_session *s, u64 message_id,
+			 u64 seq, const char *topic, const u8 *payload,
+			 size_t len, const struct coap_offload_peer *peer)
+{
+	u32 portid = READ_ONCE(cn->consumer_portid);
+	struct sk_buff *msg;
+	int err;
+
+	if (!portid)
+		return -ENOTCONN;
+	msg = coap_offload_message(s, message_id, seq, topic, payload, len,
+				   true, peer);
+	if (!msg)
+		return -ENOMEM;
 	/* Non-blocking: a full or closed consumer is a failure, not a wait. */
 	err = genlmsg_unicast(cn->net, msg, portid);
-	return err;
+	if (err)
+		return err;
 
-err_size:
+	if (!genl_has_listeners(&coap_offload_genl_family, cn->net,
+				COAP_OFFLOAD_MCGRP_MONITOR_ID))
+		return 0;
+	msg = coap_offload_message(s, message_id, seq, topic, payload, len,
+				   false, peer);
+	if (msg)
+		genlmsg_multicast_netns(&coap_offload_genl_family, cn->net, msg,
+					0, COAP_OFFLOAD_MCGRP_MONITOR_ID,
+					GFP_ATOMIC);
+	return 0;
+}
+
+/* Tell the events group, if anyone listens. Any context, under RCU. */
+void coap_offload_notify(struct coap_offload_net *cn,
+			 enum coap_offload_event_type type,
+			 const struct coap_offload_session *s,
+			 const struct coap_offload_peer *peer, const char *topic)
+{
+	struct nlattr *nest;
+	struct sk_buff *msg;
+	void *hdr;
+
+	if (!genl_has_listeners(&coap_offload_genl_family, cn->net,
+				COAP_OFFLOAD_MCGRP_EVENTS_ID))
+		return;
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_ATOMIC);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &coap_offload_genl_family, 0,
+			  COAP_OFFLOAD_CMD_EVENT);
+	if (!hdr)
+		goto err_free;
+	nest = nla_nest_start(msg, COAP_OFFLOAD_A_EVENT);
+	if (!nest ||
+	    nla_put_u32(msg, COAP_OFFLOAD_EVENT_A_TYPE, type) ||
+	    nla_put_string(msg, COAP_OFFLOAD_EVENT_A_PRODUCT_KEY,
+			   s->product_key) ||
+	    nla_put_string(msg, COAP_OFFLOAD_EVENT_A_DEVICE_NAME,
+			   s->device_name) ||
+	    (peer && coap_offload_put_peer(msg, COAP_OFFLOAD_EVENT_A_PEER,
+					   peer)) ||
+	    (topic && nla_put_string(msg, COAP_OFFLOAD_EVENT_A_TOPIC, topic)))
+		goto err_free;
+	nla_nest_end(msg, nest);
+	genlmsg_end(msg, hdr);
+	genlmsg_multicast_netns(&coap_offload_genl_family, cn->net, msg, 0,
+				COAP_OFFLOAD_MCGRP_EVENTS_ID, GFP_ATOMIC);
+	return;
+
+err_free:
+	nlmsg_free(msg);
+}
+
+static int coap_offload_set_rules(struct coap_offload_net *cn,
+				  struct nlattr *nest,
+				  struct netlink_ext_ack *extack)
+{
+	const char *rule[COAP_OFFLOAD_RULES_MAX];
+	struct coap_offload_rules *rules = NULL, *old;
+	unsigned int n = 0;
+	struct nlattr *attr;
+	int rem;
+
+	nla_for_each_nested(attr, nest, rem) {
+		if (n == COAP_OFFLOAD_RULES_MAX) {
+			NL_SET_ERR_MSG_ATTR(extack, attr, "too many rules");
+			return -E2BIG;
+		}
+		rule[n] = nla_data(attr);
+		if (coap_offload_rule_valid(rule[n])) {
+			NL_SET_ERR_MSG_ATTR(extack, attr, "malformed topic rule");
+			return -EINVAL;
+		}
+		n++;
+	}
+	if (n) {
+		rules = coap_offload_rules_alloc(rule, n);
+		if (!rules)
+			return -ENOMEM;
+	}
+	/* genl_mutex serialises writers. */
+	old = rcu_replace_pointer(cn->rules, rules, true);
+	if (old)
+		kfree_rcu(old, rcu);
+	return 0;
+}
+
+static int coap_offload_config_set_doit(struct sk_buff *skb,
+					struct genl_info *info)
+{
+	struct coap_offload_net *cn = info_cn(info);
+	int err;
+
+	/* Rules first: the only part that can fail. */
+	if (info->attrs[COAP_OFFLOAD_A_RULES]) {
+		err = coap_offload_set_rules(cn, info->attrs[COAP_OFFLOAD_A_RULES],
+					     info->extack);
+		if (err)
+			return err;
+	}
+	if (info->attrs[COAP_OFFLOAD_A_MAX_SESSIONS])
+		WRITE_ONCE(cn->max_sessions,
+			   nla_get_u32(info->attrs[COAP_OFFLOAD_A_MAX_SESSIONS]));
+	if (info->attrs[COAP_OFFLOAD_A_TOKEN_ALIAS])
+		WRITE_ONCE(cn->token_alias,
+			   nla_get_u8(info->attrs[COAP_OFFLOAD_A_TOKEN_ALIAS]));
+	return 0;
+}
+
+static int coap_offload_config_get_doit(struct sk_buff *skb,
+					struct genl_info *info)
+{
+	struct coap_offload_net *cn = info_cn(info);
+	const char * const *list;
+	struct nlattr *nest;
+	struct sk_buff *msg;
+	unsigned int i, n;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &coap_offload_genl_family, 0,
+				COAP_OFFLOAD_CMD_CONFIG_GET);
+	if (!hdr ||
+	    nla_put_u32(msg, COAP_OFFLOAD_A_MAX_SESSIONS,
+			READ_ONCE(cn->max_sessions)) ||
+	    nla_put_u8(msg, COAP_OFFLOAD_A_TOKEN_ALIAS,
+		       READ_ONCE(cn->token_alias)))
+		goto err_free;
+	nest = nla_nest_start(msg, COAP_OFFLOAD_A_RULES);
+	if (!nest)
+		goto err_free;
+	/* genl_mutex: no writer can free the rules under us. */
+	n = coap_offload_rules_get(rcu_dereference_protected(cn->rules, true),
+				   &list);
+	for (i = 0; i < n; i++)
+		if (nla_put_string(msg, COAP_OFFLOAD_A_RULE, list[i]))
+			goto err_free;
+	nla_nest_end(msg, nest);
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+
+err_free:
 	nlmsg_free(msg);
 	return -EMSGSIZE;
 }
@@ -495,7 +780,32 @@ static const struct genl_ops coap_offload_genl_ops[] = {
 	},
 	{
 		.cmd = COAP_OFFLOAD_CMD_SESSION_NEW,
-		.doit = coap_offload_session_new_doit,
+		.doit = coap_offload_session_set_doit,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = COAP_OFFLOAD_CMD_SESSION_REPLACE,
+		.doit = coap_offload_session_set_doit,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = COAP_OFFLOAD_CMD_SESSION_FLUSH,
+		.doit = coap_offload_session_flush_doit,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = COAP_OFFLOAD_CMD_STATS_RESET,
+		.doit = coap_offload_stats_reset_doit,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = COAP_OFFLOAD_CMD_CONFIG_SET,
+		.doit = coap_offload_config_set_doit,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = COAP_OFFLOAD_CMD_CONFIG_GET,
+		.doit = coap_offload_config_get_doit,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 	{
@@ -527,6 +837,8 @@ static struct genl_family coap_offload_genl_family __ro_after_init = {
 	.module = THIS_MODULE,
 	.ops = coap_offload_genl_ops,
 	.n_ops = ARRAY_SIZE(coap_offload_genl_ops),
+	.mcgrps = coap_offload_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(coap_offload_mcgrps),
 };
 
 int __init coap_offload_genl_init(void)

@@ -12,7 +12,6 @@
 
 #include <linux/file.h>
 #include <linux/net.h>
-#include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/udp.h>
 #include <linux/ip.h>
@@ -30,8 +29,6 @@
 /* Longest topic the fast path handles; longer ones are left to the daemon. */
 #define COAP_OFFLOAD_TOPIC_MAX	256
 
-static const u8 coap_offload_fixed_iv[16] = "543yhjy97ae7fyfg";
-
 /* What the fast path needs from one publish, gathered in one option walk. */
 struct coap_offload_publish {
 	struct coap_msg msg;
@@ -48,6 +45,7 @@ struct coap_offload_publish {
  * is the daemon's.
  */
 static bool coap_offload_classify(const u8 *data, size_t len,
+				  bool token_alias,
 				  struct coap_offload_publish *p)
 {
 	struct coap_opt_iter it;
@@ -74,6 +72,9 @@ static bool coap_offload_classify(const u8 *data, size_t len,
 			first_path = false;
 			break;
 		case COAP_OPT_TOKEN_ALIAS:
+			if (!token_alias)
+				return false;	/* critical, not understood */
+			fallthrough;
 		case COAP_OPT_AUTH_TOKEN:
 			/* 2088 wins over the alias: it comes later. */
 			if (!opt.len || opt.len > COAP_OFFLOAD_TOKEN_MAX)
@@ -97,56 +98,6 @@ static bool coap_offload_classify(const u8 *data, size_t len,
 		}
 	}
 	return p->to_topic && have_token;
-}
-
-/* In-place AES over buf (linear, in the direct map) with a copy of iv. */
-static int coap_offload_crypt(struct crypto_sync_skcipher *tfm, u8 *buf,
-			      unsigned int len, const u8 *iv_in)
-{
-	SYNC_SKCIPHER_REQUEST_ON_STACK(req, tfm);
-	struct scatterlist sg;
-	u8 iv[16];
-	int err;
-
-	memcpy(iv, iv_in, sizeof(iv));
-	sg_init_one(&sg, buf, len);
-	skcipher_request_set_sync_tfm(req, tfm);
-	skcipher_request_set_callback(req, 0, NULL, NULL);
-	skcipher_request_set_crypt(req, &sg, &sg, len, iv);
-	err = crypto_skcipher_decrypt(req);
-	skcipher_request_zero(req);
-	return err;
-}
-
-/* The seq option: one CBC block with the fixed IV, decimal ASCII inside. */
-static int coap_offload_decrypt_seq(const struct coap_offload_session *s,
-				    u8 *block, u64 *seq)
-{
-	int len;
-
-	if (coap_offload_crypt(s->cbc, block, 16, coap_offload_fixed_iv))
-		return -EBADMSG;
-	len = coap_pkcs7_unpad(block, 16);
-	if (len < 0)
-		return len;
-	return coap_parse_decimal_seq(block, len, seq);
-}
-
-/* The payload, in place; returns the plaintext length. */
-static int coap_offload_decrypt_payload(const struct coap_offload_session *s,
-					u8 *buf, size_t len,
-					const u8 *counter_block)
-{
-	if (s->cipher == COAP_OFFLOAD_CIPHER_AES_128_CTR) {
-		if (len && coap_offload_crypt(s->ctr, buf, len, counter_block))
-			return -EBADMSG;
-		return len;
-	}
-	/* CBC: PKCS#7 always pads, so even no plaintext is one block. */
-	if (!len || len % 16 ||
-	    coap_offload_crypt(s->cbc, buf, len, coap_offload_fixed_iv))
-		return -EBADMSG;
-	return coap_pkcs7_unpad(buf, len);
 }
 
 /* Send a piggy-backed answer to the datagram in skb, from its socket. */
@@ -265,21 +216,68 @@ static void coap_offload_remember_answer(struct coap_offload_session *s,
 	a->valid = true;
 }
 
-/* A session-level error: count it, remember and send the answer. */
+static void coap_offload_peer_of(const struct sk_buff *skb,
+				 struct coap_offload_peer *peer)
+{
+	memset(peer, 0, sizeof(*peer));
+	peer->port = udp_hdr(skb)->source;
+	if (ip_hdr(skb)->version == 4) {
+		peer->family = AF_INET;
+		peer->v4 = ip_hdr(skb)->saddr;
+	} else {
+		peer->family = AF_INET6;
+		peer->v6 = ipv6_hdr(skb)->saddr;
+	}
+}
+
+/* What a session-level refusal counts and reports. */
+struct coap_offload_refusal {
+	u8 code;
+	enum coap_offload_counter counter;
+	enum coap_offload_event_type event;
+};
+
+static const struct coap_offload_refusal coap_offload_undecryptable = {
+	COAP_CODE_BAD_REQUEST, COAP_OFFLOAD_CNT_DECRYPT_ERRORS,
+	COAP_OFFLOAD_EVENT_DECRYPT_ERROR,
+};
+
+static const struct coap_offload_refusal coap_offload_replayed = {
+	COAP_CODE_BAD_REQUEST, COAP_OFFLOAD_CNT_REPLAYS,
+	COAP_OFFLOAD_EVENT_REPLAY,
+};
+
+static const struct coap_offload_refusal coap_offload_forbidden = {
+	COAP_CODE_FORBIDDEN, COAP_OFFLOAD_CNT_FORBIDDEN,
+	COAP_OFFLOAD_EVENT_FORBIDDEN,
+};
+
+/*
+ * A session-level error: count it (the session's counter under its lock),
+ * remember and send the answer, tell the events group.
+ */
 static void coap_offload_refuse(struct coap_offload_net *cn, struct sock *sk,
 				struct sk_buff *skb,
 				struct coap_offload_session *s,
-				const struct coap_msg *msg, u8 code,
-				u64 *session_counter,
-				enum coap_offload_counter counter)
+				const struct coap_msg *msg, const char *topic,
+				const struct coap_offload_refusal *why)
 {
+	struct coap_offload_peer peer;
+
 	spin_lock(&s->lock);
-	(*session_counter)++;
+	if (why->counter == COAP_OFFLOAD_CNT_REPLAYS)
+		s->replays++;
+	else if (why->counter == COAP_OFFLOAD_CNT_FORBIDDEN)
+		s->forbidden++;
+	else
+		s->decrypt_errors++;
 	if (msg->type == COAP_TYPE_CON)
-		coap_offload_remember_answer(s, msg->message_id, code, 0);
+		coap_offload_remember_answer(s, msg->message_id, why->code, 0);
 	spin_unlock(&s->lock);
-	coap_offload_count(cn, counter);
-	coap_offload_answer(cn, sk, skb, msg, code, 0);
+	coap_offload_count(cn, why->counter);
+	coap_offload_answer(cn, sk, skb, msg, why->code, 0);
+	coap_offload_peer_of(skb, &peer);
+	coap_offload_notify(cn, why->event, s, &peer, topic);
 }
 
 /*
@@ -290,6 +288,7 @@ static int coap_offload_rx(struct coap_offload_net *cn, struct sock *sk,
 			   struct sk_buff *skb)
 {
 	struct coap_offload_publish p;
+	struct coap_offload_peer peer;
 	struct coap_offload_session *s;
 	struct coap_offload_answer *prev;
 	char topic[COAP_OFFLOAD_TOPIC_MAX];
@@ -305,14 +304,12 @@ static int coap_offload_rx(struct coap_offload_net *cn, struct sock *sk,
 	if (skb_ensure_writable(skb, skb->len))
 		return 1;
 	data = skb->data + sizeof(struct udphdr);
-	if (!coap_offload_classify(data, len, &p))
+	if (!coap_offload_classify(data, len, READ_ONCE(cn->token_alias), &p))
 		return 1;
 
 	s = coap_offload_session_lookup(cn, &p.token);
-	if (!s || time_after64(get_jiffies_64(), s->expires))
+	if (!s || coap_offload_session_expired(s))
 		return 1;	/* the daemon answers 4.01 */
-
-	WRITE_ONCE(s->last_seen, jiffies);
 
 	if (p.msg.type == COAP_TYPE_CON) {
 		spin_lock(&s->lock);
@@ -334,9 +331,8 @@ static int coap_offload_rx(struct coap_offload_net *cn, struct sock *sk,
 	if (err == -ENOSPC)
 		return 1;
 	if (err < 0 || p.seq_len != 16) {
-		coap_offload_refuse(cn, sk, skb, s, &p.msg,
-				    COAP_CODE_BAD_REQUEST, &s->decrypt_errors,
-				    COAP_OFFLOAD_CNT_DECRYPT_ERRORS);
+		coap_offload_refuse(cn, sk, skb, s, &p.msg, NULL,
+				    &coap_offload_undecryptable);
 		return 0;
 	}
 	/* "/topic/a/b" -> "/a/b" */
@@ -345,22 +341,20 @@ static int coap_offload_rx(struct coap_offload_net *cn, struct sock *sk,
 	/* CTR counts from the seq option as sent; keep it before decrypting. */
 	memcpy(counter_block, p.seq_block, 16);
 	if (coap_offload_decrypt_seq(s, (u8 *)p.seq_block, &seq)) {
-		coap_offload_refuse(cn, sk, skb, s, &p.msg,
-				    COAP_CODE_BAD_REQUEST, &s->decrypt_errors,
-				    COAP_OFFLOAD_CNT_DECRYPT_ERRORS);
+		coap_offload_refuse(cn, sk, skb, s, &p.msg, NULL,
+				    &coap_offload_undecryptable);
 		return 0;
 	}
 	/* Cheap pre-check before spending a payload decryption on it. */
 	if (!coap_replay_check(&s->replay, seq)) {
-		coap_offload_refuse(cn, sk, skb, s, &p.msg,
-				    COAP_CODE_BAD_REQUEST, &s->replays,
-				    COAP_OFFLOAD_CNT_REPLAYS);
+		coap_offload_refuse(cn, sk, skb, s, &p.msg, NULL,
+				    &coap_offload_replayed);
 		return 0;
 	}
-	if (!coap_offload_topic_allowed(topic, s->product_key,
-					s->device_name)) {
-		coap_offload_refuse(cn, sk, skb, s, &p.msg, COAP_CODE_FORBIDDEN,
-				    &s->forbidden, COAP_OFFLOAD_CNT_FORBIDDEN);
+	if (!coap_offload_topic_allowed(rcu_dereference(cn->rules), topic,
+					s->product_key, s->device_name)) {
+		coap_offload_refuse(cn, sk, skb, s, &p.msg, topic,
+				    &coap_offload_forbidden);
 		return 0;
 	}
 
@@ -368,11 +362,11 @@ static int coap_offload_rx(struct coap_offload_net *cn, struct sock *sk,
 	plen = coap_offload_decrypt_payload(s, payload, p.msg.payload_len,
 					    counter_block);
 	if (plen < 0) {
-		coap_offload_refuse(cn, sk, skb, s, &p.msg,
-				    COAP_CODE_BAD_REQUEST, &s->decrypt_errors,
-				    COAP_OFFLOAD_CNT_DECRYPT_ERRORS);
+		coap_offload_refuse(cn, sk, skb, s, &p.msg, NULL,
+				    &coap_offload_undecryptable);
 		return 0;
 	}
+	coap_offload_peer_of(skb, &peer);
 
 	/*
 	 * Commit, deliver and remember under the session lock, so that two
@@ -381,16 +375,14 @@ static int coap_offload_rx(struct coap_offload_net *cn, struct sock *sk,
 	 */
 	spin_lock(&s->lock);
 	if (!coap_replay_check(&s->replay, seq)) {
-		s->replays++;
 		spin_unlock(&s->lock);
-		coap_offload_count(cn, COAP_OFFLOAD_CNT_REPLAYS);
-		coap_offload_answer(cn, sk, skb, &p.msg, COAP_CODE_BAD_REQUEST,
-				    0);
+		coap_offload_refuse(cn, sk, skb, s, &p.msg, NULL,
+				    &coap_offload_replayed);
 		return 0;
 	}
 	message_id = atomic64_inc_return(&cn->next_message_id);
 	if (coap_offload_deliver(cn, s, message_id, seq, topic, payload, plen,
-				 skb)) {
+				 &peer)) {
 		/* Nobody took it: no success, the device retransmits. */
 		spin_unlock(&s->lock);
 		coap_offload_count(cn, COAP_OFFLOAD_CNT_NO_CONSUMER);
@@ -399,6 +391,9 @@ static int coap_offload_rx(struct coap_offload_net *cn, struct sock *sk,
 	coap_replay_commit(&s->replay, seq);
 	s->rx_packets++;
 	s->rx_bytes += plen;
+	/* Devices behind NAT move: the session follows its last message. */
+	s->peer = peer;
+	WRITE_ONCE(s->last_seen, jiffies);
 	if (p.msg.type == COAP_TYPE_CON)
 		coap_offload_remember_answer(s, p.msg.message_id,
 					     COAP_CODE_CONTENT, message_id);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * coap_offload: the per-namespace session table and the topic rules.
+ * coap_offload: the per-namespace session table.
  *
  * Sessions live in an rhashtable keyed by the gateway-issued token. Lookups
  * run in softirq under rcu_read_lock(); insert and delete run in the netlink
@@ -12,6 +12,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/jiffies.h>
+#include <kunit/visibility.h>
 
 #include "coap_offload.h"
 
@@ -60,6 +61,9 @@ coap_offload_session_alloc(u32 cipher, const u8 *key, u64 seq_offset)
 	struct coap_offload_session *s;
 	int err;
 
+	if (cipher != COAP_OFFLOAD_CIPHER_AES_128_CBC &&
+	    cipher != COAP_OFFLOAD_CIPHER_AES_128_CTR)
+		return ERR_PTR(-EINVAL);
 	s = kzalloc(sizeof(*s), GFP_KERNEL);
 	if (!s)
 		return ERR_PTR(-ENOMEM);
@@ -82,6 +86,7 @@ err_free:
 	coap_offload_session_free(s);
 	return ERR_PTR(err);
 }
+EXPORT_SYMBOL_IF_KUNIT(coap_offload_session_alloc);
 
 /* Free a session no reader can see any more. */
 void coap_offload_session_free(struct coap_offload_session *s)
@@ -91,12 +96,23 @@ void coap_offload_session_free(struct coap_offload_session *s)
 	crypto_free_sync_skcipher(s->cbc);
 	kfree_sensitive(s);
 }
+EXPORT_SYMBOL_IF_KUNIT(coap_offload_session_free);
 
 int coap_offload_session_insert(struct coap_offload_net *cn,
 				struct coap_offload_session *s)
 {
 	int err;
 
+	/*
+	 * A taken token is -EEXIST even at the limit. Inserts are serialised
+	 * by genl_mutex, so the answer holds until the insert below.
+	 */
+	rcu_read_lock();
+	err = rhashtable_lookup(&cn->sessions, &s->token,
+				coap_offload_session_params) ? -EEXIST : 0;
+	rcu_read_unlock();
+	if (err)
+		return err;
 	if (atomic_inc_return(&cn->session_count) > READ_ONCE(cn->max_sessions)) {
 		atomic_dec(&cn->session_count);
 		return -ENOSPC;
@@ -106,6 +122,45 @@ int coap_offload_session_insert(struct coap_offload_net *cn,
 	if (err)
 		atomic_dec(&cn->session_count);
 	return err;
+}
+EXPORT_SYMBOL_IF_KUNIT(coap_offload_session_insert);
+
+/* A rekey: s takes the place of the session with the same token. */
+int coap_offload_session_replace(struct coap_offload_net *cn,
+				 struct coap_offload_session *s)
+{
+	struct coap_offload_session *old;
+	int err = -ENOENT;
+
+	rcu_read_lock();
+	old = rhashtable_lookup(&cn->sessions, &s->token,
+				coap_offload_session_params);
+	/* Fails when expiry or a delete removed old meanwhile. */
+	if (old && !rhashtable_replace_fast(&cn->sessions, &old->node,
+					    &s->node,
+					    coap_offload_session_params)) {
+		queue_rcu_work(coap_offload_wq, &old->free_work);
+		err = 0;
+	}
+	rcu_read_unlock();
+	return err;
+}
+EXPORT_SYMBOL_IF_KUNIT(coap_offload_session_replace);
+
+/*
+ * Remove s from the table and free it after a grace period. Whoever
+ * removes it frees it: false when someone else already did. Caller holds
+ * rcu_read_lock().
+ */
+static bool coap_offload_session_unlink(struct coap_offload_net *cn,
+					struct coap_offload_session *s)
+{
+	if (rhashtable_remove_fast(&cn->sessions, &s->node,
+				   coap_offload_session_params))
+		return false;
+	atomic_dec(&cn->session_count);
+	queue_rcu_work(coap_offload_wq, &s->free_work);
+	return true;
 }
 
 int coap_offload_session_delete(struct coap_offload_net *cn,
@@ -117,16 +172,12 @@ int coap_offload_session_delete(struct coap_offload_net *cn,
 	rcu_read_lock();
 	s = rhashtable_lookup(&cn->sessions, token,
 			      coap_offload_session_params);
-	/* Whoever removes it from the table frees it. */
-	if (s && !rhashtable_remove_fast(&cn->sessions, &s->node,
-					 coap_offload_session_params)) {
-		atomic_dec(&cn->session_count);
-		queue_rcu_work(coap_offload_wq, &s->free_work);
+	if (s && coap_offload_session_unlink(cn, s))
 		err = 0;
-	}
 	rcu_read_unlock();
 	return err;
 }
+EXPORT_SYMBOL_IF_KUNIT(coap_offload_session_delete);
 
 /* Caller holds rcu_read_lock(). */
 struct coap_offload_session *
@@ -136,13 +187,77 @@ coap_offload_session_lookup(struct coap_offload_net *cn,
 	return rhashtable_lookup(&cn->sessions, token,
 				 coap_offload_session_params);
 }
+EXPORT_SYMBOL_IF_KUNIT(coap_offload_session_lookup);
+
+bool coap_offload_session_expired(const struct coap_offload_session *s)
+{
+	return time_after64(get_jiffies_64(), s->expires) ||
+	       (s->idle_timeout &&
+		time_after(jiffies, READ_ONCE(s->last_seen) + s->idle_timeout));
+}
+
+/*
+ * Walk the table and unlink every session (only the expired ones, announced,
+ * when expiring). Process context.
+ */
+static void coap_offload_sessions_sweep(struct coap_offload_net *cn,
+					bool expiring)
+{
+	struct coap_offload_session *s;
+	struct rhashtable_iter iter;
+
+	rhashtable_walk_enter(&cn->sessions, &iter);
+	rhashtable_walk_start(&iter);
+	while ((s = rhashtable_walk_next(&iter))) {
+		if (IS_ERR(s)) {
+			/* A resize restarted the walk. */
+			if (PTR_ERR(s) == -EAGAIN)
+				continue;
+			break;
+		}
+		if (expiring && !coap_offload_session_expired(s))
+			continue;
+		if (!coap_offload_session_unlink(cn, s) || !expiring)
+			continue;
+		coap_offload_count(cn, COAP_OFFLOAD_CNT_EXPIRED);
+		coap_offload_notify(cn, COAP_OFFLOAD_EVENT_SESSION_EXPIRED, s,
+				    NULL, NULL);
+	}
+	rhashtable_walk_stop(&iter);
+	rhashtable_walk_exit(&iter);
+}
+
+void coap_offload_sessions_flush(struct coap_offload_net *cn)
+{
+	coap_offload_sessions_sweep(cn, false);
+}
+
+static void coap_offload_reap(struct work_struct *work)
+{
+	struct coap_offload_net *cn =
+		container_of(to_delayed_work(work), struct coap_offload_net,
+			     reap_work);
+
+	coap_offload_sessions_sweep(cn, true);
+	queue_delayed_work(coap_offload_wq, &cn->reap_work,
+			   COAP_OFFLOAD_REAP_INTERVAL);
+}
 
 int coap_offload_sessions_init(struct coap_offload_net *cn)
 {
+	int err;
+
 	atomic_set(&cn->session_count, 0);
 	cn->max_sessions = COAP_OFFLOAD_MAX_SESSIONS_DEFAULT;
-	return rhashtable_init(&cn->sessions, &coap_offload_session_params);
+	err = rhashtable_init(&cn->sessions, &coap_offload_session_params);
+	if (err)
+		return err;
+	INIT_DELAYED_WORK(&cn->reap_work, coap_offload_reap);
+	queue_delayed_work(coap_offload_wq, &cn->reap_work,
+			   COAP_OFFLOAD_REAP_INTERVAL);
+	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(coap_offload_sessions_init);
 
 static void coap_offload_session_free_cb(void *ptr, void *arg)
 {
@@ -156,6 +271,7 @@ static void coap_offload_session_free_cb(void *ptr, void *arg)
  */
 void coap_offload_sessions_exit(struct coap_offload_net *cn)
 {
+	cancel_delayed_work_sync(&cn->reap_work);
 	synchronize_rcu();
 	/* queue_rcu_work() queues from an RCU callback: let those run first. */
 	rcu_barrier();
@@ -163,62 +279,4 @@ void coap_offload_sessions_exit(struct coap_offload_net *cn)
 	rhashtable_free_and_destroy(&cn->sessions, coap_offload_session_free_cb,
 				    NULL);
 }
-
-/* Match one "/"-separated segment of *topic against want (NULL: any). */
-static bool coap_offload_topic_segment(const char **topic, const char *want)
-{
-	const char *seg = *topic, *end;
-	size_t len;
-
-	if (*seg != '/')
-		return false;
-	seg++;
-	end = strchrnul(seg, '/');
-	len = end - seg;
-	if (!len)
-		return false;
-	if (want && (strlen(want) != len || memcmp(seg, want, len)))
-		return false;
-	*topic = end;
-	return true;
-}
-
-/*
- * The default rules of PROTOCOL.md: a device may publish to
- *   /{pk}/{dn}/...           /sys/{pk}/{dn}/...
- *   /ota/device/<any>/{pk}/{dn}   /shadow/update/{pk}/{dn}
- * topic is the Uri-Path after "topic", as "/seg/seg/...", with no empty,
- * "." or ".." segments (coap_uri_path() refuses those).
- */
-bool coap_offload_topic_allowed(const char *topic, const char *product_key,
-				const char *device_name)
-{
-	const char *t;
-
-	t = topic;
-	if (coap_offload_topic_segment(&t, product_key) &&
-	    coap_offload_topic_segment(&t, device_name) &&
-	    coap_offload_topic_segment(&t, NULL))
-		return true;
-
-	t = topic;
-	if (coap_offload_topic_segment(&t, "sys") &&
-	    coap_offload_topic_segment(&t, product_key) &&
-	    coap_offload_topic_segment(&t, device_name) &&
-	    coap_offload_topic_segment(&t, NULL))
-		return true;
-
-	t = topic;
-	if (coap_offload_topic_segment(&t, "ota") &&
-	    coap_offload_topic_segment(&t, "device") &&
-	    coap_offload_topic_segment(&t, NULL) &&
-	    coap_offload_topic_segment(&t, product_key) &&
-	    coap_offload_topic_segment(&t, device_name) && !*t)
-		return true;
-
-	t = topic;
-	return coap_offload_topic_segment(&t, "shadow") &&
-	       coap_offload_topic_segment(&t, "update") &&
-	       coap_offload_topic_segment(&t, product_key) &&
-	       coap_offload_topic_segment(&t, device_name) && !*t;
-}
+EXPORT_SYMBOL_IF_KUNIT(coap_offload_sessions_exit);

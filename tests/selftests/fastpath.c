@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "coap_nl.h"
@@ -116,24 +117,55 @@ static int socket_cmd(struct coap_nl *c, uint8_t cmd, int fd)
 	return coap_nl_talk(c, nlh, NULL, NULL);
 }
 
-static int session_new(struct coap_nl *c, const char *token, const char *pk,
-		       const char *dn, uint32_t cipher, uint64_t seq_offset)
+static int config_set(struct coap_nl *c, int max_sessions, int token_alias,
+		      const char * const *rules);
+
+struct session_spec {
+	const char *token, *pk, *dn;
+	uint32_t cipher;
+	uint64_t seq_offset;
+	const uint8_t *key;		/* NULL: session_key */
+	uint32_t lifetime, idle_timeout;	/* 0: not sent */
+};
+
+/* SESSION_NEW or SESSION_REPLACE. */
+static int session_push(struct coap_nl *c, uint8_t cmd,
+			const struct session_spec *sp)
 {
 	char buf[COAP_NL_BUF_SIZE];
 	struct nlmsghdr *nlh;
 	struct nlattr *nest;
 
-	nlh = coap_nl_request(c, buf, COAP_OFFLOAD_CMD_SESSION_NEW, 0);
+	nlh = coap_nl_request(c, buf, cmd, 0);
 	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
-	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, strlen(token), token);
-	mnl_attr_put_strz(nlh, COAP_OFFLOAD_SESSION_A_PRODUCT_KEY, pk);
-	mnl_attr_put_strz(nlh, COAP_OFFLOAD_SESSION_A_DEVICE_NAME, dn);
-	mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_CIPHER, cipher);
+	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, strlen(sp->token),
+		     sp->token);
+	mnl_attr_put_strz(nlh, COAP_OFFLOAD_SESSION_A_PRODUCT_KEY, sp->pk);
+	mnl_attr_put_strz(nlh, COAP_OFFLOAD_SESSION_A_DEVICE_NAME, sp->dn);
+	mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_CIPHER, sp->cipher);
 	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_KEY, sizeof(session_key),
-		     session_key);
-	mnl_attr_put_u64(nlh, COAP_OFFLOAD_SESSION_A_SEQ_OFFSET, seq_offset);
+		     sp->key ? sp->key : session_key);
+	mnl_attr_put_u64(nlh, COAP_OFFLOAD_SESSION_A_SEQ_OFFSET,
+			 sp->seq_offset);
+	if (sp->lifetime)
+		mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_LIFETIME,
+				 sp->lifetime);
+	if (sp->idle_timeout)
+		mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT,
+				 sp->idle_timeout);
 	mnl_attr_nest_end(nlh, nest);
 	return coap_nl_talk(c, nlh, NULL, NULL);
+}
+
+static int session_new(struct coap_nl *c, const char *token, const char *pk,
+		       const char *dn, uint32_t cipher, uint64_t seq_offset)
+{
+	struct session_spec sp = {
+		.token = token, .pk = pk, .dn = dn, .cipher = cipher,
+		.seq_offset = seq_offset,
+	};
+
+	return session_push(c, COAP_OFFLOAD_CMD_SESSION_NEW, &sp);
 }
 
 static int session_token_cmd(struct coap_nl *c, uint8_t cmd, const char *token,
@@ -153,6 +185,8 @@ static int session_token_cmd(struct coap_nl *c, uint8_t cmd, const char *token,
 struct session_info {
 	int count;
 	int has_key;
+	int has_peer;
+	uint32_t idle;
 	uint64_t rx_packets, rx_bytes, replays, decrypt_errors, forbidden;
 	uint64_t seq_highest;
 	char token[80];
@@ -176,6 +210,8 @@ static int session_cb(const struct nlmsghdr *nlh, void *data)
 		mnl_attr_get_u64(tb[COAP_OFFLOAD_SESSION_A_DECRYPT_ERRORS]);
 	si->forbidden = mnl_attr_get_u64(tb[COAP_OFFLOAD_SESSION_A_FORBIDDEN]);
 	si->seq_highest = mnl_attr_get_u64(tb[COAP_OFFLOAD_SESSION_A_SEQ_HIGHEST]);
+	si->has_peer = !!tb[COAP_OFFLOAD_SESSION_A_PEER];
+	si->idle = mnl_attr_get_u32(tb[COAP_OFFLOAD_SESSION_A_IDLE]);
 	snprintf(si->token, sizeof(si->token), "%.*s",
 		 (int)mnl_attr_get_payload_len(tb[COAP_OFFLOAD_SESSION_A_TOKEN]),
 		 (const char *)mnl_attr_get_payload(tb[COAP_OFFLOAD_SESSION_A_TOKEN]));
@@ -281,6 +317,10 @@ FIXTURE_SETUP(fastpath)
 
 FIXTURE_TEARDOWN(fastpath)
 {
+	static const char * const default_rules[] = { NULL };
+
+	/* Whatever a test configured, the next one starts from defaults. */
+	config_set(&self->nl, 1 << 20, 1, default_rules);
 	session_token_cmd(&self->nl, COAP_OFFLOAD_CMD_SESSION_DEL, TOKEN,
 			  NULL, NULL);
 	close(self->dev);
@@ -646,6 +686,421 @@ TEST_F(fastpath, closing_the_socket_detaches)
 	self->gw = gw2;
 }
 
+/* A global counter, after STATS_GET. */
+static int stat_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[COAP_OFFLOAD_STAT_MAX + 1];
+	const struct nlattr *nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_STATS);
+	uint64_t *stats = data;
+	int i;
+
+	if (!nest)
+		return MNL_CB_ERROR;
+	coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_STAT_MAX);
+	for (i = 0; i <= COAP_OFFLOAD_STAT_MAX; i++)
+		stats[i] = tb[i] ? mnl_attr_get_u64(tb[i]) : UINT64_MAX;
+	return MNL_CB_OK;
+}
+
+static int stats_get(struct coap_nl *c, uint64_t *stats)
+{
+	char buf[COAP_NL_BUF_SIZE];
+
+	return coap_nl_talk(c, coap_nl_request(c, buf,
+			    COAP_OFFLOAD_CMD_STATS_GET, 0), stat_cb, stats);
+}
+
+static int simple_cmd(struct coap_nl *c, uint8_t cmd)
+{
+	char buf[COAP_NL_BUF_SIZE];
+
+	return coap_nl_talk(c, coap_nl_request(c, buf, cmd, 0), NULL, NULL);
+}
+
+/* CONFIG_SET with the rules given (NULL: leave them; {NULL}: defaults). */
+static int config_set(struct coap_nl *c, int max_sessions, int token_alias,
+		      const char * const *rules)
+{
+	char buf[COAP_NL_BUF_SIZE];
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+
+	nlh = coap_nl_request(c, buf, COAP_OFFLOAD_CMD_CONFIG_SET, 0);
+	if (max_sessions >= 0)
+		mnl_attr_put_u32(nlh, COAP_OFFLOAD_A_MAX_SESSIONS, max_sessions);
+	if (token_alias >= 0)
+		mnl_attr_put_u8(nlh, COAP_OFFLOAD_A_TOKEN_ALIAS, token_alias);
+	if (rules) {
+		nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_RULES);
+		for (; *rules; rules++)
+			mnl_attr_put_strz(nlh, COAP_OFFLOAD_A_RULE, *rules);
+		mnl_attr_nest_end(nlh, nest);
+	}
+	return coap_nl_talk(c, nlh, NULL, NULL);
+}
+
+struct config_info {
+	uint32_t max_sessions;
+	int token_alias;
+	int rules;
+	char first_rule[256];
+};
+
+static int config_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *attr, *rules = coap_nl_attr(nlh, COAP_OFFLOAD_A_RULES);
+	struct config_info *ci = data;
+
+	ci->max_sessions = mnl_attr_get_u32(coap_nl_attr(nlh,
+					    COAP_OFFLOAD_A_MAX_SESSIONS));
+	ci->token_alias = mnl_attr_get_u8(coap_nl_attr(nlh,
+					  COAP_OFFLOAD_A_TOKEN_ALIAS));
+	mnl_attr_for_each_nested(attr, rules) {
+		if (!ci->rules++)
+			snprintf(ci->first_rule, sizeof(ci->first_rule), "%s",
+				 mnl_attr_get_str(attr));
+	}
+	return MNL_CB_OK;
+}
+
+/* Send one publish and return the answer's code (0: no answer). */
+static int publish_code(FIXTURE_DATA(fastpath) *self,
+			const FIXTURE_VARIANT(fastpath) *variant,
+			const char *topic, uint64_t seq)
+{
+	struct answer a;
+	int len;
+
+	len = publish(self, variant, COAP_TYPE_CON, topic, seq, "p", NULL);
+	if (len <= 0 || send(self->dev, self->pkt, len, 0) != len)
+		return -1;
+	return get_answer(self->dev, &a, 2000) == 1 ? a.msg.code : 0;
+}
+
+TEST_F(fastpath, topic_rules_configurable)
+{
+	static const char * const only_user[] = {
+		"/{pk}/{dn}/user/#", "/+/broadcast", NULL,
+	};
+	static const char * const defaults[] = { NULL };
+	static const char * const bad[][2] = {
+		{ "no/leading/slash", NULL }, { "/a//b", NULL },
+		{ "/a/#/b", NULL }, { "/a/../b", NULL }, { "/", NULL },
+	};
+	const char *many[COAP_OFFLOAD_RULES_MAX + 2];
+	struct config_info ci = { 0 };
+	struct delivered d;
+	char buf[COAP_NL_BUF_SIZE];
+	unsigned int i;
+
+	ASSERT_EQ(0, coap_nl_talk(&self->nl, coap_nl_request(&self->nl, buf,
+				  COAP_OFFLOAD_CMD_CONFIG_GET, 0),
+				  config_cb, &ci));
+	EXPECT_EQ(4, ci.rules);
+	EXPECT_STREQ("/{pk}/{dn}/#", ci.first_rule);
+	EXPECT_EQ(1, ci.token_alias);
+
+	ASSERT_EQ(0, config_set(&self->nl, -1, -1, only_user));
+	EXPECT_EQ(COAP_CODE_FORBIDDEN,
+		  publish_code(self, variant, "/sys/" PK "/" DN "/x", SEQ_OFFSET));
+	EXPECT_EQ(COAP_CODE_FORBIDDEN,
+		  publish_code(self, variant, "/" PK "/" DN "/other", SEQ_OFFSET + 1));
+	EXPECT_EQ(COAP_CODE_CONTENT,
+		  publish_code(self, variant, "/" PK "/" DN "/user/a/b", SEQ_OFFSET + 2));
+	EXPECT_EQ(COAP_CODE_CONTENT,
+		  publish_code(self, variant, "/anything/broadcast", SEQ_OFFSET + 3));
+	EXPECT_EQ(COAP_CODE_FORBIDDEN,
+		  publish_code(self, variant, "/a/b/broadcast", SEQ_OFFSET + 4));
+
+	/* Malformed or too many rules change nothing. */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		EXPECT_EQ(-EINVAL, config_set(&self->nl, -1, -1, bad[i]));
+	for (i = 0; i < COAP_OFFLOAD_RULES_MAX + 1; i++)
+		many[i] = "/x/#";
+	many[i] = NULL;
+	EXPECT_EQ(-E2BIG, config_set(&self->nl, -1, -1, many));
+	EXPECT_EQ(COAP_CODE_CONTENT,
+		  publish_code(self, variant, "/" PK "/" DN "/user/c", SEQ_OFFSET + 5));
+
+	/* An empty list restores PROTOCOL.md's rules. */
+	ASSERT_EQ(0, config_set(&self->nl, -1, -1, defaults));
+	EXPECT_EQ(COAP_CODE_CONTENT,
+		  publish_code(self, variant, "/sys/" PK "/" DN "/x", SEQ_OFFSET + 6));
+	EXPECT_EQ(4, drain_consumer(&self->consumer, &d, 500));
+}
+
+TEST_F(fastpath, token_alias_can_be_disabled)
+{
+	static const uint8_t coap_token[] = { 1 };
+	struct coap_proto_publish p = {
+		.type = COAP_TYPE_CON, .message_id = 78,
+		.coap_token = coap_token, .coap_token_len = 1,
+		.topic = "/" PK "/" DN "/a", .auth_token = TOKEN,
+		.token_in_option_61 = true, .cipher = variant->cipher,
+		.key = session_key, .seq = SEQ_OFFSET,
+		.payload = (const uint8_t *)"61", .payload_len = 2,
+	};
+	uint8_t buf[1400];
+	int len;
+
+	ASSERT_EQ(0, config_set(&self->nl, -1, 0, NULL));
+	len = coap_proto_build_publish(&p, self->pkt, sizeof(self->pkt));
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	/* Not the fast path's any more: the daemon reads it. */
+	EXPECT_EQ(len, recv_wait(self->gw, buf, sizeof(buf), 2000));
+	ASSERT_EQ(0, config_set(&self->nl, -1, 1, NULL));
+	EXPECT_EQ(-ERANGE, config_set(&self->nl, -1, 2, NULL));
+}
+
+TEST_F(fastpath, session_limit)
+{
+	uint64_t stats[COAP_OFFLOAD_STAT_MAX + 1];
+
+	ASSERT_EQ(0, stats_get(&self->nl, stats));
+	ASSERT_EQ(0, config_set(&self->nl, stats[COAP_OFFLOAD_STAT_SESSIONS] + 1,
+				-1, NULL));
+	EXPECT_EQ(0, session_new(&self->nl, "limit-1", PK, DN,
+				 variant->cipher, 0));
+	EXPECT_EQ(-ENOSPC, session_new(&self->nl, "limit-2", PK, DN,
+				       variant->cipher, 0));
+	/* A taken token says so, even at the limit. */
+	EXPECT_EQ(-EEXIST, session_new(&self->nl, TOKEN, PK, DN,
+				       variant->cipher, 0));
+	EXPECT_EQ(-ERANGE, config_set(&self->nl, 0, -1, NULL));
+	ASSERT_EQ(0, config_set(&self->nl, 1 << 20, -1, NULL));
+	EXPECT_EQ(0, session_new(&self->nl, "limit-2", PK, DN,
+				 variant->cipher, 0));
+	EXPECT_EQ(0, simple_cmd(&self->nl, COAP_OFFLOAD_CMD_SESSION_FLUSH));
+	ASSERT_EQ(0, stats_get(&self->nl, stats));
+	EXPECT_EQ(0, stats[COAP_OFFLOAD_STAT_SESSIONS]);
+}
+
+/* A rekey: the same token with a new key, swapped in atomically. */
+TEST_F(fastpath, session_replace_rekeys)
+{
+	static const uint8_t new_key[16] = { 0xfe, 0xed, 0xfa, 0xce };
+	struct session_spec sp = {
+		.token = TOKEN, .pk = PK, .dn = DN, .cipher = variant->cipher,
+		.seq_offset = 1, .key = new_key,
+	};
+	struct coap_proto_publish p = {
+		.type = COAP_TYPE_CON, .coap_token_len = 0,
+		.topic = "/" PK "/" DN "/a", .auth_token = TOKEN,
+		.cipher = variant->cipher, .key = new_key, .seq = 1,
+		.payload = (const uint8_t *)"rekeyed", .payload_len = 7,
+	};
+	struct delivered d;
+	struct answer a;
+	int len;
+
+	ASSERT_EQ(0, session_push(&self->nl, COAP_OFFLOAD_CMD_SESSION_REPLACE,
+				  &sp));
+	/* The old key no longer decrypts. */
+	EXPECT_EQ(COAP_CODE_BAD_REQUEST,
+		  publish_code(self, variant, "/" PK "/" DN "/a", SEQ_OFFSET));
+	p.message_id = ++self->mid;
+	len = coap_proto_build_publish(&p, self->pkt, sizeof(self->pkt));
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	ASSERT_EQ(1, get_answer(self->dev, &a, 2000));
+	EXPECT_EQ(COAP_CODE_CONTENT, a.msg.code);
+	ASSERT_EQ(1, drain_consumer(&self->consumer, &d, 1000));
+	EXPECT_EQ(0, memcmp("rekeyed", d.payload, 7));
+
+	sp.token = "no-such-token";
+	EXPECT_EQ(-ENOENT, session_push(&self->nl,
+					COAP_OFFLOAD_CMD_SESSION_REPLACE, &sp));
+}
+
+TEST_F(fastpath, stats_count_and_reset)
+{
+	uint64_t stats[COAP_OFFLOAD_STAT_MAX + 1];
+	struct session_info si = { 0 };
+
+	ASSERT_EQ(0, simple_cmd(&self->nl, COAP_OFFLOAD_CMD_STATS_RESET));
+	EXPECT_EQ(COAP_CODE_CONTENT,
+		  publish_code(self, variant, "/" PK "/" DN "/a", SEQ_OFFSET));
+	EXPECT_EQ(COAP_CODE_BAD_REQUEST,
+		  publish_code(self, variant, "/" PK "/" DN "/a", SEQ_OFFSET));
+	EXPECT_EQ(COAP_CODE_FORBIDDEN,
+		  publish_code(self, variant, "/x/y/z", SEQ_OFFSET + 1));
+	ASSERT_EQ(0, stats_get(&self->nl, stats));
+	EXPECT_EQ(3, stats[COAP_OFFLOAD_STAT_RX]);
+	EXPECT_EQ(1, stats[COAP_OFFLOAD_STAT_DELIVERED]);
+	EXPECT_EQ(1, stats[COAP_OFFLOAD_STAT_REPLAYS]);
+	EXPECT_EQ(1, stats[COAP_OFFLOAD_STAT_FORBIDDEN]);
+	EXPECT_EQ(0, stats[COAP_OFFLOAD_STAT_PASSED]);
+	EXPECT_LE(1, stats[COAP_OFFLOAD_STAT_SESSIONS]);
+
+	ASSERT_EQ(0, simple_cmd(&self->nl, COAP_OFFLOAD_CMD_STATS_RESET));
+	ASSERT_EQ(0, stats_get(&self->nl, stats));
+	EXPECT_EQ(0, stats[COAP_OFFLOAD_STAT_RX]);
+	EXPECT_EQ(0, stats[COAP_OFFLOAD_STAT_DELIVERED]);
+	EXPECT_LE(1, stats[COAP_OFFLOAD_STAT_SESSIONS]);
+
+	/* The session remembers where its device spoke from. */
+	ASSERT_EQ(0, session_token_cmd(&self->nl, COAP_OFFLOAD_CMD_SESSION_GET,
+				       TOKEN, session_cb, &si));
+	EXPECT_EQ(1, si.has_peer);
+	EXPECT_GE(1, si.idle);
+}
+
+struct event {
+	uint32_t type;
+	char pk[80], topic[256];
+	int has_peer;
+	uint32_t payload_len;
+	int has_payload;
+};
+
+static int event_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[COAP_OFFLOAD_EVENT_A_MAX + 1];
+	const struct nlattr *nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_EVENT);
+	struct event *e = data;
+
+	if (!nest)
+		return MNL_CB_ERROR;
+	coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_EVENT_A_MAX);
+	e->type = mnl_attr_get_u32(tb[COAP_OFFLOAD_EVENT_A_TYPE]);
+	snprintf(e->pk, sizeof(e->pk), "%s",
+		 mnl_attr_get_str(tb[COAP_OFFLOAD_EVENT_A_PRODUCT_KEY]));
+	e->has_peer = !!tb[COAP_OFFLOAD_EVENT_A_PEER];
+	e->topic[0] = '\0';
+	if (tb[COAP_OFFLOAD_EVENT_A_TOPIC])
+		snprintf(e->topic, sizeof(e->topic), "%s",
+			 mnl_attr_get_str(tb[COAP_OFFLOAD_EVENT_A_TOPIC]));
+	return MNL_CB_OK;
+}
+
+static int monitor_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[COAP_OFFLOAD_MESSAGE_A_MAX + 1];
+	const struct nlattr *nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_MESSAGE);
+	struct event *e = data;
+
+	if (!nest)
+		return MNL_CB_ERROR;
+	coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_MESSAGE_A_MAX);
+	e->has_payload = !!tb[COAP_OFFLOAD_MESSAGE_A_PAYLOAD];
+	e->payload_len = mnl_attr_get_u32(tb[COAP_OFFLOAD_MESSAGE_A_PAYLOAD_LEN]);
+	snprintf(e->topic, sizeof(e->topic), "%s",
+		 mnl_attr_get_str(tb[COAP_OFFLOAD_MESSAGE_A_TOPIC]));
+	return MNL_CB_OK;
+}
+
+/* Wait for one multicast message on c and parse it with cb. */
+static int next_notification(struct coap_nl *c, mnl_cb_t cb, void *e, int ms)
+{
+	char buf[COAP_NL_BUF_SIZE];
+	ssize_t n;
+
+	n = recv_wait(mnl_socket_get_fd(c->nl), buf, sizeof(buf), ms);
+	if (n <= 0)
+		return 0;
+	return mnl_cb_run(buf, n, 0, 0, cb, e) < 0 ? -1 : 1;
+}
+
+TEST_F(fastpath, events_and_monitor_groups)
+{
+	struct coap_nl events, monitor;
+	struct event e = { 0 };
+	struct delivered d;
+
+	ASSERT_EQ(0, coap_nl_open(&events));
+	ASSERT_EQ(0, coap_nl_open(&monitor));
+	ASSERT_EQ(0, coap_nl_join(&events, events.mcgrp_events));
+	ASSERT_EQ(0, coap_nl_join(&monitor, monitor.mcgrp_monitor));
+
+	EXPECT_EQ(COAP_CODE_CONTENT,
+		  publish_code(self, variant, "/" PK "/" DN "/m", SEQ_OFFSET));
+	ASSERT_EQ(1, next_notification(&monitor, monitor_cb, &e, 2000));
+	EXPECT_EQ(0, e.has_payload);
+	EXPECT_EQ(1, e.payload_len);
+	EXPECT_STREQ("/" PK "/" DN "/m", e.topic);
+	ASSERT_EQ(1, drain_consumer(&self->consumer, &d, 1000));
+
+	EXPECT_EQ(COAP_CODE_BAD_REQUEST,
+		  publish_code(self, variant, "/" PK "/" DN "/m", SEQ_OFFSET));
+	ASSERT_EQ(1, next_notification(&events, event_cb, &e, 2000));
+	EXPECT_EQ(COAP_OFFLOAD_EVENT_REPLAY, e.type);
+	EXPECT_STREQ(PK, e.pk);
+	EXPECT_EQ(1, e.has_peer);
+
+	EXPECT_EQ(COAP_CODE_FORBIDDEN,
+		  publish_code(self, variant, "/other/x/y", SEQ_OFFSET + 1));
+	ASSERT_EQ(1, next_notification(&events, event_cb, &e, 2000));
+	EXPECT_EQ(COAP_OFFLOAD_EVENT_FORBIDDEN, e.type);
+	EXPECT_STREQ("/other/x/y", e.topic);
+
+	coap_nl_close(&monitor);
+	coap_nl_close(&events);
+}
+
+TEST(groups_need_privilege)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct coap_nl c;
+
+		if (setgid(65534) || setuid(65534) || coap_nl_open(&c))
+			_exit(2);
+		_exit(coap_nl_join(&c, c.mcgrp_events) == -EPERM &&
+		      coap_nl_join(&c, c.mcgrp_monitor) == -EPERM ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/* Lifetime and idle expiry, announced on the events group. */
+TEST(sessions_expire)
+{
+	struct session_spec lifetime = {
+		.token = "expire-lifetime", .pk = "expPK", .dn = "life",
+		.cipher = COAP_OFFLOAD_CIPHER_AES_128_CBC, .lifetime = 1,
+	};
+	struct session_spec idle = {
+		.token = "expire-idle", .pk = "expPK", .dn = "idle",
+		.cipher = COAP_OFFLOAD_CIPHER_AES_128_CTR, .idle_timeout = 1,
+	};
+	uint64_t stats[COAP_OFFLOAD_STAT_MAX + 1];
+	struct session_info si = { 0 };
+	struct coap_nl c, events;
+	struct event e = { 0 };
+	int expired = 0, i;
+
+	ASSERT_EQ(0, coap_nl_open(&c));
+	ASSERT_EQ(0, coap_nl_open(&events));
+	ASSERT_EQ(0, coap_nl_join(&events, events.mcgrp_events));
+	ASSERT_EQ(0, simple_cmd(&c, COAP_OFFLOAD_CMD_STATS_RESET));
+	ASSERT_EQ(0, session_push(&c, COAP_OFFLOAD_CMD_SESSION_NEW, &lifetime));
+	ASSERT_EQ(0, session_push(&c, COAP_OFFLOAD_CMD_SESSION_NEW, &idle));
+	EXPECT_EQ(0, session_token_cmd(&c, COAP_OFFLOAD_CMD_SESSION_GET,
+				       "expire-lifetime", session_cb, &si));
+
+	/* The reaper runs every 2 s; both are gone within a few seconds. */
+	for (i = 0; i < 4 && expired < 2; i++) {
+		if (next_notification(&events, event_cb, &e, 3000) != 1)
+			continue;
+		EXPECT_EQ(COAP_OFFLOAD_EVENT_SESSION_EXPIRED, e.type);
+		EXPECT_STREQ("expPK", e.pk);
+		EXPECT_EQ(0, e.has_peer);
+		expired++;
+	}
+	EXPECT_EQ(2, expired);
+	EXPECT_EQ(-ENOENT, session_token_cmd(&c, COAP_OFFLOAD_CMD_SESSION_GET,
+					     "expire-lifetime", session_cb, &si));
+	EXPECT_EQ(-ENOENT, session_token_cmd(&c, COAP_OFFLOAD_CMD_SESSION_GET,
+					     "expire-idle", session_cb, &si));
+	ASSERT_EQ(0, stats_get(&c, stats));
+	EXPECT_EQ(2, stats[COAP_OFFLOAD_STAT_EXPIRED]);
+	coap_nl_close(&events);
+	coap_nl_close(&c);
+}
+
 TEST(session_new_validation)
 {
 	struct coap_nl c;
@@ -657,6 +1112,25 @@ TEST(session_new_validation)
 				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1));
 	EXPECT_EQ(-ERANGE, session_new(&c, "bad-cipher", PK, DN, 3, 1));
 	EXPECT_EQ(-EINVAL, session_new(&c, "no-pk", "", DN,
+				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1));
+	EXPECT_EQ(-EINVAL, session_new(&c, "slash-pk", "a/b", DN,
+				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1));
+	/* pk "sys" + dn <victim pk> would reach /sys/<victim pk>/... */
+	EXPECT_EQ(-EINVAL, session_new(&c, "sys-pk", "sys", PK,
+				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1));
+	EXPECT_EQ(-EINVAL, session_new(&c, "dotdot-dn", PK, "..",
+				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1));
+	EXPECT_EQ(-EINVAL, session_new(&c, "space-dn", PK, "a b",
+				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1));
+	EXPECT_EQ(-ERANGE, session_push(&c, COAP_OFFLOAD_CMD_SESSION_NEW,
+			&(struct session_spec){ .token = "idle-max", .pk = PK,
+				.dn = DN, .cipher = COAP_OFFLOAD_CIPHER_AES_128_CBC,
+				.idle_timeout = COAP_OFFLOAD_IDLE_TIMEOUT_MAX + 1 }));
+	EXPECT_EQ(0, session_new(&c, "ok-dn", PK, "dev-1_a@b.c:d",
+				 COAP_OFFLOAD_CIPHER_AES_128_CBC, 1));
+	EXPECT_EQ(0, session_token_cmd(&c, COAP_OFFLOAD_CMD_SESSION_DEL,
+				       "ok-dn", NULL, NULL));
+	EXPECT_EQ(-ERANGE, session_new(&c, "", PK, DN,
 				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1));
 	EXPECT_EQ(0, session_token_cmd(&c, COAP_OFFLOAD_CMD_SESSION_DEL,
 				       "dup-token", NULL, NULL));

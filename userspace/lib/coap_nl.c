@@ -8,11 +8,38 @@
 
 #include "coap_nl.h"
 
+/* One CTRL_ATTR_MCAST_GROUPS entry: a name and an id. */
+static void family_mcgrp(struct coap_nl *c, const struct nlattr *grp)
+{
+	const struct nlattr *attr;
+	const char *name = NULL;
+	uint32_t id = 0;
+
+	mnl_attr_for_each_nested(attr, grp) {
+		if (mnl_attr_get_type(attr) == CTRL_ATTR_MCAST_GRP_NAME &&
+		    !mnl_attr_validate(attr, MNL_TYPE_NUL_STRING))
+			name = mnl_attr_get_str(attr);
+		else if (mnl_attr_get_type(attr) == CTRL_ATTR_MCAST_GRP_ID &&
+			 !mnl_attr_validate(attr, MNL_TYPE_U32))
+			id = mnl_attr_get_u32(attr);
+	}
+	if (!name)
+		return;
+	if (!strcmp(name, COAP_OFFLOAD_MCGRP_EVENTS))
+		c->mcgrp_events = id;
+	else if (!strcmp(name, COAP_OFFLOAD_MCGRP_MONITOR))
+		c->mcgrp_monitor = id;
+}
+
 static int family_attr_cb(const struct nlattr *attr, void *data)
 {
+	const struct nlattr *grp;
 	struct coap_nl *c = data;
 
-	if (mnl_attr_get_type(attr) == CTRL_ATTR_FAMILY_ID &&
+	if (mnl_attr_get_type(attr) == CTRL_ATTR_MCAST_GROUPS) {
+		mnl_attr_for_each_nested(grp, attr)
+			family_mcgrp(c, grp);
+	} else if (mnl_attr_get_type(attr) == CTRL_ATTR_FAMILY_ID &&
 	    !mnl_attr_validate(attr, MNL_TYPE_U16))
 		c->family = mnl_attr_get_u16(attr);
 	else if (mnl_attr_get_type(attr) == CTRL_ATTR_VERSION &&
@@ -160,6 +187,16 @@ err_close:
 	mnl_socket_close(c->nl);
 	c->nl = NULL;
 	return err;
+}
+
+int coap_nl_join(struct coap_nl *c, uint32_t group)
+{
+	if (!group)
+		return -ENOENT;
+	if (mnl_socket_setsockopt(c->nl, NETLINK_ADD_MEMBERSHIP, &group,
+				  sizeof(group)) < 0)
+		return -errno;
+	return 0;
 }
 
 void coap_nl_close(struct coap_nl *c)

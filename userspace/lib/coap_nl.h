@@ -21,6 +21,9 @@ struct coap_nl {
 	uint32_t version;
 	uint32_t seq;
 	uint32_t portid;
+	/* Multicast group ids (0 when the kernel has none of that name). */
+	uint32_t mcgrp_events;
+	uint32_t mcgrp_monitor;
 	/* The extended ACK's message of the last failed request, or "". */
 	char error[128];
 };
@@ -32,6 +35,9 @@ struct coap_nl {
  */
 int coap_nl_open(struct coap_nl *c);
 void coap_nl_close(struct coap_nl *c);
+
+/* Join a multicast group (needs CAP_NET_ADMIN). 0 or a negative errno. */
+int coap_nl_join(struct coap_nl *c, uint32_t group);
 
 /* Start a request in buf (COAP_NL_BUF_SIZE bytes) for cmd. */
 struct nlmsghdr *coap_nl_request(struct coap_nl *c, void *buf, uint8_t cmd,

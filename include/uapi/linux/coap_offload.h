@@ -59,7 +59,22 @@
  *	the namespace's consumer of delivered messages (replacing any other);
  *	it stops being one when it closes.
  * @COAP_OFFLOAD_CMD_MESSAGE: notification to the consumer: one delivered
- *	message (%COAP_OFFLOAD_A_MESSAGE).
+ *	message (%COAP_OFFLOAD_A_MESSAGE); also sent to the
+ *	%COAP_OFFLOAD_MCGRP_MONITOR group, without the payload.
+ * @COAP_OFFLOAD_CMD_SESSION_REPLACE: do: like %COAP_OFFLOAD_CMD_SESSION_NEW
+ *	for an existing token (a rekey): the new session takes the old one's
+ *	place atomically; counters and replay window start afresh. -ENOENT
+ *	when the token is not in the table.
+ * @COAP_OFFLOAD_CMD_SESSION_FLUSH: do: delete every session.
+ * @COAP_OFFLOAD_CMD_STATS_RESET: do: restart the global counters from zero
+ *	(%COAP_OFFLOAD_STAT_SESSIONS is a gauge and is not reset).
+ * @COAP_OFFLOAD_CMD_CONFIG_SET: do: set the namespace's configuration
+ *	(%COAP_OFFLOAD_A_MAX_SESSIONS, %COAP_OFFLOAD_A_TOKEN_ALIAS,
+ *	%COAP_OFFLOAD_A_RULES; each optional). A rules list replaces the
+ *	current one; an empty %COAP_OFFLOAD_A_RULES restores the defaults.
+ * @COAP_OFFLOAD_CMD_CONFIG_GET: do: reply with the configuration.
+ * @COAP_OFFLOAD_CMD_EVENT: notification to the %COAP_OFFLOAD_MCGRP_EVENTS
+ *	group: %COAP_OFFLOAD_A_EVENT.
  */
 enum coap_offload_cmd {
 	COAP_OFFLOAD_CMD_UNSPEC,
@@ -71,6 +86,12 @@ enum coap_offload_cmd {
 	COAP_OFFLOAD_CMD_SESSION_GET,
 	COAP_OFFLOAD_CMD_CONSUMER_REGISTER,
 	COAP_OFFLOAD_CMD_MESSAGE,
+	COAP_OFFLOAD_CMD_SESSION_REPLACE,
+	COAP_OFFLOAD_CMD_SESSION_FLUSH,
+	COAP_OFFLOAD_CMD_STATS_RESET,
+	COAP_OFFLOAD_CMD_CONFIG_SET,
+	COAP_OFFLOAD_CMD_CONFIG_GET,
+	COAP_OFFLOAD_CMD_EVENT,
 
 	__COAP_OFFLOAD_CMD_MAX,
 	COAP_OFFLOAD_CMD_MAX = __COAP_OFFLOAD_CMD_MAX - 1
@@ -84,6 +105,18 @@ enum coap_offload_cmd {
  * @COAP_OFFLOAD_A_SESSION: nest of enum coap_offload_session_attr
  * @COAP_OFFLOAD_A_MESSAGE: nest of enum coap_offload_message_attr
  *	(notification only)
+ * @COAP_OFFLOAD_A_MAX_SESSIONS: u32, the most sessions the namespace holds
+ *	(default 1048576); lowering it deletes nothing
+ * @COAP_OFFLOAD_A_TOKEN_ALIAS: u8, 1 (default): a token in option 61 is
+ *	accepted like one in option 2088 (PROTOCOL.md); 0: only 2088
+ * @COAP_OFFLOAD_A_RULES: nest of %COAP_OFFLOAD_A_RULE: the topics a device
+ *	may publish to, at most %COAP_OFFLOAD_RULES_MAX
+ * @COAP_OFFLOAD_A_RULE: string, one topic rule: "/"-separated segments,
+ *	each literal, "{pk}" or "{dn}" (the session's identity), "+" (any one
+ *	segment) or, as the last segment only, "#" (one or more segments).
+ *	The defaults are PROTOCOL.md's: "/{pk}/{dn}/#", "/sys/{pk}/{dn}/#",
+ *	"/ota/device/+/{pk}/{dn}", "/shadow/update/{pk}/{dn}".
+ * @COAP_OFFLOAD_A_EVENT: nest of enum coap_offload_event_attr
  */
 enum coap_offload_attr {
 	COAP_OFFLOAD_A_UNSPEC,
@@ -91,6 +124,11 @@ enum coap_offload_attr {
 	COAP_OFFLOAD_A_SOCKET_FD,
 	COAP_OFFLOAD_A_SESSION,
 	COAP_OFFLOAD_A_MESSAGE,
+	COAP_OFFLOAD_A_MAX_SESSIONS,
+	COAP_OFFLOAD_A_TOKEN_ALIAS,
+	COAP_OFFLOAD_A_RULES,
+	COAP_OFFLOAD_A_RULE,
+	COAP_OFFLOAD_A_EVENT,
 
 	__COAP_OFFLOAD_A_MAX,
 	COAP_OFFLOAD_A_MAX = __COAP_OFFLOAD_A_MAX - 1
@@ -99,6 +137,13 @@ enum coap_offload_attr {
 #define COAP_OFFLOAD_TOKEN_MAX		64
 #define COAP_OFFLOAD_IDENTITY_MAX	64
 #define COAP_OFFLOAD_KEY_LEN		16
+#define COAP_OFFLOAD_RULES_MAX		32
+#define COAP_OFFLOAD_IDLE_TIMEOUT_MAX	(30U * 24 * 3600)
+#define COAP_OFFLOAD_RULE_MAX		255
+
+/* Multicast groups; joining either needs CAP_NET_ADMIN. */
+#define COAP_OFFLOAD_MCGRP_EVENTS	"events"
+#define COAP_OFFLOAD_MCGRP_MONITOR	"monitor"
 
 /**
  * enum coap_offload_cipher - the session's cipher suite (PROTOCOL.md)
@@ -116,13 +161,19 @@ enum coap_offload_cipher {
  * @COAP_OFFLOAD_SESSION_A_TOKEN: binary, 1..%COAP_OFFLOAD_TOKEN_MAX bytes:
  *	the token the gateway issued (the ASCII of option 2088)
  * @COAP_OFFLOAD_SESSION_A_PRODUCT_KEY: string, 1..%COAP_OFFLOAD_IDENTITY_MAX
- * @COAP_OFFLOAD_SESSION_A_DEVICE_NAME: string, 1..%COAP_OFFLOAD_IDENTITY_MAX
+ *	letters, digits and "-_@.:", not "." or "..", and not "sys", "ota"
+ *	or "shadow" (the literal first segments of the default topic rules)
+ * @COAP_OFFLOAD_SESSION_A_DEVICE_NAME: string, 1..%COAP_OFFLOAD_IDENTITY_MAX,
+ *	the same characters, not "." or ".."
  * @COAP_OFFLOAD_SESSION_A_CIPHER: u32, enum coap_offload_cipher
  * @COAP_OFFLOAD_SESSION_A_KEY: binary, %COAP_OFFLOAD_KEY_LEN bytes; write
  *	only: never in a reply, wiped when the session is freed
  * @COAP_OFFLOAD_SESSION_A_SEQ_OFFSET: u64, the lowest acceptable seq
  * @COAP_OFFLOAD_SESSION_A_LIFETIME: u32, seconds from now until the session
  *	expires (default: 7 days); in replies, the seconds left
+ * @COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT: u32, seconds without a delivered
+ *	message after which the session expires; 0 (default): never; at most
+ *	%COAP_OFFLOAD_IDLE_TIMEOUT_MAX
  * @COAP_OFFLOAD_SESSION_A_RX_PACKETS: u64 (reply): messages delivered
  * @COAP_OFFLOAD_SESSION_A_RX_BYTES: u64 (reply): plaintext bytes delivered
  * @COAP_OFFLOAD_SESSION_A_REPLAYS: u64 (reply): seqs refused as replays
@@ -132,6 +183,11 @@ enum coap_offload_cipher {
  *	device may not use
  * @COAP_OFFLOAD_SESSION_A_SEQ_HIGHEST: u64 (reply): highest seq committed
  * @COAP_OFFLOAD_SESSION_A_PAD: padding for 64-bit attributes
+ * @COAP_OFFLOAD_SESSION_A_IDLE: u32 (reply): seconds since the last
+ *	delivered message (or since creation)
+ * @COAP_OFFLOAD_SESSION_A_PEER: binary (reply): the address the last
+ *	delivered message came from, a struct sockaddr_in or sockaddr_in6;
+ *	absent before the first
  */
 enum coap_offload_session_attr {
 	COAP_OFFLOAD_SESSION_A_UNSPEC,
@@ -149,6 +205,9 @@ enum coap_offload_session_attr {
 	COAP_OFFLOAD_SESSION_A_FORBIDDEN,
 	COAP_OFFLOAD_SESSION_A_SEQ_HIGHEST,
 	COAP_OFFLOAD_SESSION_A_PAD,
+	COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT,
+	COAP_OFFLOAD_SESSION_A_IDLE,
+	COAP_OFFLOAD_SESSION_A_PEER,
 
 	__COAP_OFFLOAD_SESSION_A_MAX,
 	COAP_OFFLOAD_SESSION_A_MAX = __COAP_OFFLOAD_SESSION_A_MAX - 1
@@ -167,6 +226,8 @@ enum coap_offload_session_attr {
  * @COAP_OFFLOAD_MESSAGE_A_TIME: u64, receive time, ns since the epoch
  * @COAP_OFFLOAD_MESSAGE_A_SEQ: u64, the message's seq
  * @COAP_OFFLOAD_MESSAGE_A_PAD: padding for 64-bit attributes
+ * @COAP_OFFLOAD_MESSAGE_A_PAYLOAD_LEN: u32, the plaintext's length (in
+ *	monitor copies, which carry no payload)
  */
 enum coap_offload_message_attr {
 	COAP_OFFLOAD_MESSAGE_A_UNSPEC,
@@ -179,9 +240,47 @@ enum coap_offload_message_attr {
 	COAP_OFFLOAD_MESSAGE_A_TIME,
 	COAP_OFFLOAD_MESSAGE_A_SEQ,
 	COAP_OFFLOAD_MESSAGE_A_PAD,
+	COAP_OFFLOAD_MESSAGE_A_PAYLOAD_LEN,
 
 	__COAP_OFFLOAD_MESSAGE_A_MAX,
 	COAP_OFFLOAD_MESSAGE_A_MAX = __COAP_OFFLOAD_MESSAGE_A_MAX - 1
+};
+
+/**
+ * enum coap_offload_event_type - what an event reports
+ * @COAP_OFFLOAD_EVENT_SESSION_EXPIRED: the session's lifetime or idle
+ *	timeout ran out; it was deleted
+ * @COAP_OFFLOAD_EVENT_REPLAY: a seq was refused as a replay
+ * @COAP_OFFLOAD_EVENT_DECRYPT_ERROR: a seq or payload did not decrypt
+ * @COAP_OFFLOAD_EVENT_FORBIDDEN: a publish to a topic the device may not use
+ */
+enum coap_offload_event_type {
+	COAP_OFFLOAD_EVENT_SESSION_EXPIRED = 1,
+	COAP_OFFLOAD_EVENT_REPLAY,
+	COAP_OFFLOAD_EVENT_DECRYPT_ERROR,
+	COAP_OFFLOAD_EVENT_FORBIDDEN,
+};
+
+/**
+ * enum coap_offload_event_attr - an event (never carries the token or key)
+ * @COAP_OFFLOAD_EVENT_A_UNSPEC: unused
+ * @COAP_OFFLOAD_EVENT_A_TYPE: u32, enum coap_offload_event_type
+ * @COAP_OFFLOAD_EVENT_A_PRODUCT_KEY: string
+ * @COAP_OFFLOAD_EVENT_A_DEVICE_NAME: string
+ * @COAP_OFFLOAD_EVENT_A_PEER: binary, struct sockaddr_in or sockaddr_in6
+ *	(absent for expiry)
+ * @COAP_OFFLOAD_EVENT_A_TOPIC: string (%COAP_OFFLOAD_EVENT_FORBIDDEN only)
+ */
+enum coap_offload_event_attr {
+	COAP_OFFLOAD_EVENT_A_UNSPEC,
+	COAP_OFFLOAD_EVENT_A_TYPE,
+	COAP_OFFLOAD_EVENT_A_PRODUCT_KEY,
+	COAP_OFFLOAD_EVENT_A_DEVICE_NAME,
+	COAP_OFFLOAD_EVENT_A_PEER,
+	COAP_OFFLOAD_EVENT_A_TOPIC,
+
+	__COAP_OFFLOAD_EVENT_A_MAX,
+	COAP_OFFLOAD_EVENT_A_MAX = __COAP_OFFLOAD_EVENT_A_MAX - 1
 };
 
 /**
@@ -198,6 +297,7 @@ enum coap_offload_message_attr {
  * @COAP_OFFLOAD_STAT_NO_CONSUMER: messages no consumer could take (no answer)
  * @COAP_OFFLOAD_STAT_TX_ERRORS: answers that could not be sent
  * @COAP_OFFLOAD_STAT_PAD: padding for 64-bit attributes
+ * @COAP_OFFLOAD_STAT_EXPIRED: sessions deleted by expiry
  */
 enum coap_offload_stat {
 	COAP_OFFLOAD_STAT_UNSPEC,
@@ -212,6 +312,7 @@ enum coap_offload_stat {
 	COAP_OFFLOAD_STAT_NO_CONSUMER,
 	COAP_OFFLOAD_STAT_TX_ERRORS,
 	COAP_OFFLOAD_STAT_PAD,
+	COAP_OFFLOAD_STAT_EXPIRED,
 
 	__COAP_OFFLOAD_STAT_MAX,
 	COAP_OFFLOAD_STAT_MAX = __COAP_OFFLOAD_STAT_MAX - 1
