@@ -117,6 +117,8 @@ struct coap_offload_net {
 	struct net *net;
 	struct rhashtable sessions;
 	atomic_t session_count;
+	/* Bumped by every change to the table: dumps report interruptions. */
+	atomic_t generation;
 	u32 max_sessions;		/* READ_ONCE: the fast path reads it */
 	bool token_alias;		/* READ_ONCE: accept option 61 */
 	struct coap_offload_rules __rcu *rules;	/* NULL: the defaults */

@@ -490,10 +490,16 @@ static int coap_offload_session_dump(struct sk_buff *skb,
 				     struct netlink_callback *cb)
 {
 	struct coap_offload_dump_ctx *ctx = (void *)cb->ctx;
+	struct coap_offload_net *cn = coap_offload_pernet(sock_net(skb->sk));
 	struct coap_offload_session *s;
 	void *hdr;
 	int err = 0;
 
+	/*
+	 * A table that changed between two parts of the dump may have been
+	 * walked twice or not at all somewhere: flag NLM_F_DUMP_INTR then.
+	 */
+	cb->seq = (u32)atomic_read(&cn->generation) + 1;
 	rhashtable_walk_start(ctx->iter);
 	while ((s = rhashtable_walk_peek(ctx->iter))) {
 		if (IS_ERR(s)) {
@@ -508,6 +514,7 @@ static int coap_offload_session_dump(struct sk_buff *skb,
 				  NLM_F_MULTI, COAP_OFFLOAD_CMD_SESSION_GET);
 		if (!hdr)
 			break;
+		genl_dump_check_consistent(cb, hdr);
 		if (coap_offload_put_session(skb, s)) {
 			genlmsg_cancel(skb, hdr);
 			break;

@@ -121,6 +121,8 @@ int coap_offload_session_insert(struct coap_offload_net *cn,
 					    coap_offload_session_params);
 	if (err)
 		atomic_dec(&cn->session_count);
+	else
+		atomic_inc(&cn->generation);
 	return err;
 }
 EXPORT_SYMBOL_IF_KUNIT(coap_offload_session_insert);
@@ -140,6 +142,7 @@ int coap_offload_session_replace(struct coap_offload_net *cn,
 					    &s->node,
 					    coap_offload_session_params)) {
 		queue_rcu_work(coap_offload_wq, &old->free_work);
+		atomic_inc(&cn->generation);
 		err = 0;
 	}
 	rcu_read_unlock();
@@ -159,6 +162,7 @@ static bool coap_offload_session_unlink(struct coap_offload_net *cn,
 				   coap_offload_session_params))
 		return false;
 	atomic_dec(&cn->session_count);
+	atomic_inc(&cn->generation);
 	queue_rcu_work(coap_offload_wq, &s->free_work);
 	return true;
 }

@@ -1166,4 +1166,43 @@ TEST(session_dump_lists_all_without_keys)
 	coap_nl_close(&c);
 }
 
+/* A table change in the middle of a dump is reported, not silent. */
+TEST(dump_interrupted_by_change_is_flagged)
+{
+	char buf[COAP_NL_BUF_SIZE], token[32];
+	struct coap_nl c, other;
+	struct nlmsghdr *nlh;
+	int i, ret, parts = 0, intr = 0;
+
+	ASSERT_EQ(0, coap_nl_open(&c));
+	ASSERT_EQ(0, coap_nl_open(&other));
+	for (i = 0; i < 400; i++) {
+		snprintf(token, sizeof(token), "intr-%d", i);
+		ASSERT_EQ(0, session_new(&c, token, PK, DN,
+					 COAP_OFFLOAD_CIPHER_AES_128_CBC, 0));
+	}
+	nlh = coap_nl_request(&c, buf, COAP_OFFLOAD_CMD_SESSION_GET, NLM_F_DUMP);
+	nlh->nlmsg_seq = ++c.seq;
+	ASSERT_LT(0, mnl_socket_sendto(c.nl, nlh, nlh->nlmsg_len));
+	do {
+		ret = mnl_socket_recvfrom(c.nl, buf, sizeof(buf));
+		ASSERT_LT(0, ret);
+		/* The first part is read: change the table under the dump. */
+		if (parts++ == 0)
+			ASSERT_EQ(0, session_new(&other, "intr-new", PK, DN,
+						 COAP_OFFLOAD_CIPHER_AES_128_CBC, 0));
+		ret = mnl_cb_run(buf, ret, c.seq, c.portid, NULL, NULL);
+		if (ret < 0 && errno == EINTR)
+			intr = 1;
+	} while (ret > 0);
+	EXPECT_LT(1, parts);
+	EXPECT_EQ(1, intr);
+	/* libmnl stops at the flagged part: drain the rest of the dump. */
+	while (recv_wait(mnl_socket_get_fd(c.nl), buf, sizeof(buf), 200) > 0)
+		;
+	EXPECT_EQ(0, simple_cmd(&c, COAP_OFFLOAD_CMD_SESSION_FLUSH));
+	coap_nl_close(&other);
+	coap_nl_close(&c);
+}
+
 TEST_HARNESS_MAIN

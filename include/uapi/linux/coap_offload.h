@@ -54,7 +54,9 @@
  *	%COAP_OFFLOAD_SESSION_A_TOKEN is given (in %COAP_OFFLOAD_A_SESSION);
  *	-ENOENT when there is none.
  * @COAP_OFFLOAD_CMD_SESSION_GET: do: one session by token; dump: all
- *	sessions. Replies carry %COAP_OFFLOAD_A_SESSION without the key.
+ *	sessions. Replies carry %COAP_OFFLOAD_A_SESSION without the key. A
+ *	dump during which the table changed carries NLM_F_DUMP_INTR: it may
+ *	have missed or repeated sessions; dump again.
  * @COAP_OFFLOAD_CMD_CONSUMER_REGISTER: do: the calling netlink socket becomes
  *	the namespace's consumer of delivered messages (replacing any other);
  *	it stops being one when it closes.
