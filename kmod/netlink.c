@@ -131,6 +131,23 @@ err_cancel:
 	return -EMSGSIZE;
 }
 
+/* A reply to info's request: the message with its header, or NULL. */
+static struct sk_buff *coap_offload_reply_start(struct genl_info *info, u8 cmd,
+						size_t size, void **hdr)
+{
+	struct sk_buff *msg;
+
+	msg = genlmsg_new(size, GFP_KERNEL);
+	if (!msg)
+		return NULL;
+	*hdr = genlmsg_put_reply(msg, info, &coap_offload_genl_family, 0, cmd);
+	if (!*hdr) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
 static int coap_offload_stats_get_doit(struct sk_buff *skb,
 				       struct genl_info *info)
 {
@@ -138,16 +155,10 @@ static int coap_offload_stats_get_doit(struct sk_buff *skb,
 	void *hdr;
 	int err;
 
-	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	msg = coap_offload_reply_start(info, COAP_OFFLOAD_CMD_STATS_GET,
+				       NLMSG_DEFAULT_SIZE, &hdr);
 	if (!msg)
 		return -ENOMEM;
-
-	hdr = genlmsg_put_reply(msg, info, &coap_offload_genl_family, 0,
-				COAP_OFFLOAD_CMD_STATS_GET);
-	if (!hdr) {
-		err = -EMSGSIZE;
-		goto err_free;
-	}
 	err = coap_offload_put_stats(msg, info_cn(info));
 	if (err)
 		goto err_free;
@@ -436,14 +447,10 @@ static int coap_offload_session_get_doit(struct sk_buff *skb,
 	err = coap_offload_parse_session(info, tb, &token);
 	if (err)
 		return err;
-	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	msg = coap_offload_reply_start(info, COAP_OFFLOAD_CMD_SESSION_GET,
+				       NLMSG_DEFAULT_SIZE, &hdr);
 	if (!msg)
 		return -ENOMEM;
-	hdr = genlmsg_put_reply(msg, info, &coap_offload_genl_family, 0,
-				COAP_OFFLOAD_CMD_SESSION_GET);
-	err = -EMSGSIZE;
-	if (!hdr)
-		goto err_free;
 
 	rcu_read_lock();
 	s = coap_offload_session_lookup(info_cn(info), &token);
@@ -722,13 +729,13 @@ static int coap_offload_config_get_doit(struct sk_buff *skb,
 	unsigned int i, n;
 	void *hdr;
 
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	msg = coap_offload_reply_start(info, COAP_OFFLOAD_CMD_CONFIG_GET,
+				       NLMSG_DEFAULT_SIZE + COAP_OFFLOAD_RULES_MAX *
+				       nla_total_size(COAP_OFFLOAD_RULE_MAX + 1),
+				       &hdr);
 	if (!msg)
 		return -ENOMEM;
-	hdr = genlmsg_put_reply(msg, info, &coap_offload_genl_family, 0,
-				COAP_OFFLOAD_CMD_CONFIG_GET);
-	if (!hdr ||
-	    nla_put_u32(msg, COAP_OFFLOAD_A_MAX_SESSIONS,
+	if (nla_put_u32(msg, COAP_OFFLOAD_A_MAX_SESSIONS,
 			READ_ONCE(cn->max_sessions)) ||
 	    nla_put_u8(msg, COAP_OFFLOAD_A_TOKEN_ALIAS,
 		       READ_ONCE(cn->token_alias)))

@@ -788,6 +788,7 @@ TEST_F(fastpath, topic_rules_configurable)
 		{ "/a/#/b", NULL }, { "/a/../b", NULL }, { "/", NULL },
 	};
 	const char *many[COAP_OFFLOAD_RULES_MAX + 2];
+	static char long_rule[COAP_OFFLOAD_RULE_MAX + 1];
 	struct config_info ci = { 0 };
 	struct delivered d;
 	char buf[COAP_NL_BUF_SIZE];
@@ -819,6 +820,20 @@ TEST_F(fastpath, topic_rules_configurable)
 		many[i] = "/x/#";
 	many[i] = NULL;
 	EXPECT_EQ(-E2BIG, config_set(&self->nl, -1, -1, many));
+	/* The most rules, each of the longest length, are read back whole. */
+	memset(long_rule, 'r', COAP_OFFLOAD_RULE_MAX);
+	long_rule[0] = '/';
+	for (i = 0; i < COAP_OFFLOAD_RULES_MAX; i++)
+		many[i] = long_rule;
+	many[i] = NULL;
+	ASSERT_EQ(0, config_set(&self->nl, -1, -1, many));
+	memset(&ci, 0, sizeof(ci));
+	ASSERT_EQ(0, coap_nl_talk(&self->nl, coap_nl_request(&self->nl, buf,
+				  COAP_OFFLOAD_CMD_CONFIG_GET, 0),
+				  config_cb, &ci));
+	EXPECT_EQ(COAP_OFFLOAD_RULES_MAX, ci.rules);
+	EXPECT_STREQ(long_rule, ci.first_rule);
+	ASSERT_EQ(0, config_set(&self->nl, -1, -1, only_user));
 	EXPECT_EQ(COAP_CODE_CONTENT,
 		  publish_code(self, variant, "/" PK "/" DN "/user/c", SEQ_OFFSET + 5));
 
