@@ -21,6 +21,7 @@
 
 #include "coap_nl.h"
 #include "coap_proto.h"
+#include "selftest_lib.h"
 #include "kselftest_harness.h"
 
 #define PK	"a1PK"
@@ -33,154 +34,8 @@ static const uint8_t session_key[16] = {
 	0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
 };
 
-/* Wait up to ms for a datagram; its length, or -1 on timeout. */
-static ssize_t recv_wait(int fd, void *buf, size_t cap, int ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-	if (poll(&pfd, 1, ms) != 1)
-		return -1;
-	return recv(fd, buf, cap, MSG_DONTWAIT);
-}
-
-struct delivered {
-	int count;
-	uint64_t id, seq;
-	char topic[256], pk[80], dn[80];
-	uint8_t payload[1400];
-	size_t payload_len;
-	struct sockaddr_storage peer;
-	size_t peer_len;
-};
-
-static int message_cb(const struct nlmsghdr *nlh, void *data)
-{
-	const struct nlattr *tb[COAP_OFFLOAD_MESSAGE_A_MAX + 1];
-	const struct nlattr *nest;
-	struct delivered *d = data;
-
-	nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_MESSAGE);
-	if (!nest)
-		return MNL_CB_ERROR;
-	coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_MESSAGE_A_MAX);
-	if (!tb[COAP_OFFLOAD_MESSAGE_A_ID] || !tb[COAP_OFFLOAD_MESSAGE_A_TOPIC] ||
-	    !tb[COAP_OFFLOAD_MESSAGE_A_PAYLOAD] || !tb[COAP_OFFLOAD_MESSAGE_A_PEER])
-		return MNL_CB_ERROR;
-	d->count++;
-	d->id = mnl_attr_get_u64(tb[COAP_OFFLOAD_MESSAGE_A_ID]);
-	d->seq = mnl_attr_get_u64(tb[COAP_OFFLOAD_MESSAGE_A_SEQ]);
-	snprintf(d->topic, sizeof(d->topic), "%s",
-		 mnl_attr_get_str(tb[COAP_OFFLOAD_MESSAGE_A_TOPIC]));
-	snprintf(d->pk, sizeof(d->pk), "%s",
-		 mnl_attr_get_str(tb[COAP_OFFLOAD_MESSAGE_A_PRODUCT_KEY]));
-	snprintf(d->dn, sizeof(d->dn), "%s",
-		 mnl_attr_get_str(tb[COAP_OFFLOAD_MESSAGE_A_DEVICE_NAME]));
-	d->payload_len = mnl_attr_get_payload_len(tb[COAP_OFFLOAD_MESSAGE_A_PAYLOAD]);
-	memcpy(d->payload, mnl_attr_get_payload(tb[COAP_OFFLOAD_MESSAGE_A_PAYLOAD]),
-	       d->payload_len);
-	d->peer_len = mnl_attr_get_payload_len(tb[COAP_OFFLOAD_MESSAGE_A_PEER]);
-	memcpy(&d->peer, mnl_attr_get_payload(tb[COAP_OFFLOAD_MESSAGE_A_PEER]),
-	       d->peer_len < sizeof(d->peer) ? d->peer_len : sizeof(d->peer));
-	return MNL_CB_OK;
-}
-
-/* Read every message queued to the consumer within ms. */
-static int drain_consumer(struct coap_nl *consumer, struct delivered *d, int ms)
-{
-	char buf[COAP_NL_BUF_SIZE];
-	int fd = mnl_socket_get_fd(consumer->nl);
-	ssize_t n;
-
-	memset(d, 0, sizeof(*d));
-	while ((n = recv_wait(fd, buf, sizeof(buf), ms)) > 0) {
-		if (mnl_cb_run(buf, n, 0, 0, message_cb, d) < 0)
-			return -1;
-		ms = 50;
-	}
-	return d->count;
-}
-
-static int consumer_register(struct coap_nl *c)
-{
-	char buf[COAP_NL_BUF_SIZE];
-
-	return coap_nl_talk(c, coap_nl_request(c, buf,
-			    COAP_OFFLOAD_CMD_CONSUMER_REGISTER, 0), NULL, NULL);
-}
-
-static int socket_cmd(struct coap_nl *c, uint8_t cmd, int fd)
-{
-	char buf[COAP_NL_BUF_SIZE];
-	struct nlmsghdr *nlh = coap_nl_request(c, buf, cmd, 0);
-
-	mnl_attr_put_u32(nlh, COAP_OFFLOAD_A_SOCKET_FD, fd);
-	return coap_nl_talk(c, nlh, NULL, NULL);
-}
-
 static int config_set(struct coap_nl *c, int max_sessions, int token_alias,
 		      const char * const *rules);
-
-struct session_spec {
-	const char *token, *pk, *dn;
-	uint32_t cipher;
-	uint64_t seq_offset;
-	const uint8_t *key;		/* NULL: session_key */
-	uint32_t lifetime, idle_timeout;	/* 0: not sent */
-};
-
-/* SESSION_NEW or SESSION_REPLACE. */
-static int session_push(struct coap_nl *c, uint8_t cmd,
-			const struct session_spec *sp)
-{
-	char buf[COAP_NL_BUF_SIZE];
-	struct nlmsghdr *nlh;
-	struct nlattr *nest;
-
-	nlh = coap_nl_request(c, buf, cmd, 0);
-	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
-	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, strlen(sp->token),
-		     sp->token);
-	mnl_attr_put_strz(nlh, COAP_OFFLOAD_SESSION_A_PRODUCT_KEY, sp->pk);
-	mnl_attr_put_strz(nlh, COAP_OFFLOAD_SESSION_A_DEVICE_NAME, sp->dn);
-	mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_CIPHER, sp->cipher);
-	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_KEY, sizeof(session_key),
-		     sp->key ? sp->key : session_key);
-	mnl_attr_put_u64(nlh, COAP_OFFLOAD_SESSION_A_SEQ_OFFSET,
-			 sp->seq_offset);
-	if (sp->lifetime)
-		mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_LIFETIME,
-				 sp->lifetime);
-	if (sp->idle_timeout)
-		mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT,
-				 sp->idle_timeout);
-	mnl_attr_nest_end(nlh, nest);
-	return coap_nl_talk(c, nlh, NULL, NULL);
-}
-
-static int session_new(struct coap_nl *c, const char *token, const char *pk,
-		       const char *dn, uint32_t cipher, uint64_t seq_offset)
-{
-	struct session_spec sp = {
-		.token = token, .pk = pk, .dn = dn, .cipher = cipher,
-		.seq_offset = seq_offset,
-	};
-
-	return session_push(c, COAP_OFFLOAD_CMD_SESSION_NEW, &sp);
-}
-
-static int session_token_cmd(struct coap_nl *c, uint8_t cmd, const char *token,
-			     mnl_cb_t cb, void *data)
-{
-	char buf[COAP_NL_BUF_SIZE];
-	struct nlmsghdr *nlh;
-	struct nlattr *nest;
-
-	nlh = coap_nl_request(c, buf, cmd, 0);
-	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
-	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, strlen(token), token);
-	mnl_attr_nest_end(nlh, nest);
-	return coap_nl_talk(c, nlh, cb, data);
-}
 
 struct session_info {
 	int count;
@@ -216,36 +71,6 @@ static int session_cb(const struct nlmsghdr *nlh, void *data)
 		 (int)mnl_attr_get_payload_len(tb[COAP_OFFLOAD_SESSION_A_TOKEN]),
 		 (const char *)mnl_attr_get_payload(tb[COAP_OFFLOAD_SESSION_A_TOKEN]));
 	return MNL_CB_OK;
-}
-
-struct answer {
-	int got;
-	struct coap_msg msg;
-	uint8_t buf[1400];
-	uint64_t message_id;	/* option 2090, 0 when absent */
-	int id_len;
-};
-
-/* Wait for the gateway's answer on the device socket. */
-static int get_answer(int fd, struct answer *a, int ms)
-{
-	struct coap_option opt;
-	ssize_t n;
-	int i;
-
-	memset(a, 0, sizeof(*a));
-	n = recv_wait(fd, a->buf, sizeof(a->buf), ms);
-	if (n < 0)
-		return 0;
-	if (coap_parse(a->buf, n, &a->msg))
-		return -1;
-	a->got = 1;
-	if (coap_find_option(&a->msg, COAP_OPT_MESSAGE_ID, &opt)) {
-		a->id_len = opt.len;
-		for (i = 0; i < opt.len; i++)
-			a->message_id = a->message_id << 8 | opt.value[i];
-	}
-	return 1;
 }
 
 FIXTURE(fastpath) {
@@ -311,7 +136,7 @@ FIXTURE_SETUP(fastpath)
 	ASSERT_EQ(0, connect(self->dev, (struct sockaddr *)&self->gw_addr,
 			     self->gw_addr_len));
 	ASSERT_EQ(0, session_new(&self->nl, TOKEN, PK, DN, variant->cipher,
-				 SEQ_OFFSET));
+				 SEQ_OFFSET, session_key));
 	self->mid = 0x100;
 }
 
@@ -686,37 +511,6 @@ TEST_F(fastpath, closing_the_socket_detaches)
 	self->gw = gw2;
 }
 
-/* A global counter, after STATS_GET. */
-static int stat_cb(const struct nlmsghdr *nlh, void *data)
-{
-	const struct nlattr *tb[COAP_OFFLOAD_STAT_MAX + 1];
-	const struct nlattr *nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_STATS);
-	uint64_t *stats = data;
-	int i;
-
-	if (!nest)
-		return MNL_CB_ERROR;
-	coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_STAT_MAX);
-	for (i = 0; i <= COAP_OFFLOAD_STAT_MAX; i++)
-		stats[i] = tb[i] ? mnl_attr_get_u64(tb[i]) : UINT64_MAX;
-	return MNL_CB_OK;
-}
-
-static int stats_get(struct coap_nl *c, uint64_t *stats)
-{
-	char buf[COAP_NL_BUF_SIZE];
-
-	return coap_nl_talk(c, coap_nl_request(c, buf,
-			    COAP_OFFLOAD_CMD_STATS_GET, 0), stat_cb, stats);
-}
-
-static int simple_cmd(struct coap_nl *c, uint8_t cmd)
-{
-	char buf[COAP_NL_BUF_SIZE];
-
-	return coap_nl_talk(c, coap_nl_request(c, buf, cmd, 0), NULL, NULL);
-}
-
 /* CONFIG_SET with the rules given (NULL: leave them; {NULL}: defaults). */
 static int config_set(struct coap_nl *c, int max_sessions, int token_alias,
 		      const char * const *rules)
@@ -875,16 +669,16 @@ TEST_F(fastpath, session_limit)
 	ASSERT_EQ(0, config_set(&self->nl, stats[COAP_OFFLOAD_STAT_SESSIONS] + 1,
 				-1, NULL));
 	EXPECT_EQ(0, session_new(&self->nl, "limit-1", PK, DN,
-				 variant->cipher, 0));
+				 variant->cipher, 0, session_key));
 	EXPECT_EQ(-ENOSPC, session_new(&self->nl, "limit-2", PK, DN,
-				       variant->cipher, 0));
+				       variant->cipher, 0, session_key));
 	/* A taken token says so, even at the limit. */
 	EXPECT_EQ(-EEXIST, session_new(&self->nl, TOKEN, PK, DN,
-				       variant->cipher, 0));
+				       variant->cipher, 0, session_key));
 	EXPECT_EQ(-ERANGE, config_set(&self->nl, 0, -1, NULL));
 	ASSERT_EQ(0, config_set(&self->nl, 1 << 20, -1, NULL));
 	EXPECT_EQ(0, session_new(&self->nl, "limit-2", PK, DN,
-				 variant->cipher, 0));
+				 variant->cipher, 0, session_key));
 	EXPECT_EQ(0, simple_cmd(&self->nl, COAP_OFFLOAD_CMD_SESSION_FLUSH));
 	ASSERT_EQ(0, stats_get(&self->nl, stats));
 	EXPECT_EQ(0, stats[COAP_OFFLOAD_STAT_SESSIONS]);
@@ -1075,11 +869,13 @@ TEST(sessions_expire)
 {
 	struct session_spec lifetime = {
 		.token = "expire-lifetime", .pk = "expPK", .dn = "life",
-		.cipher = COAP_OFFLOAD_CIPHER_AES_128_CBC, .lifetime = 1,
+		.cipher = COAP_OFFLOAD_CIPHER_AES_128_CBC, .key = session_key,
+		.lifetime = 1,
 	};
 	struct session_spec idle = {
 		.token = "expire-idle", .pk = "expPK", .dn = "idle",
-		.cipher = COAP_OFFLOAD_CIPHER_AES_128_CTR, .idle_timeout = 1,
+		.cipher = COAP_OFFLOAD_CIPHER_AES_128_CTR, .key = session_key,
+		.idle_timeout = 1,
 	};
 	uint64_t stats[COAP_OFFLOAD_STAT_MAX + 1];
 	struct session_info si = { 0 };
@@ -1122,31 +918,42 @@ TEST(session_new_validation)
 
 	ASSERT_EQ(0, coap_nl_open(&c));
 	ASSERT_EQ(0, session_new(&c, "dup-token", PK, DN,
-				 COAP_OFFLOAD_CIPHER_AES_128_CBC, 1));
+				 COAP_OFFLOAD_CIPHER_AES_128_CBC, 1,
+				 session_key));
 	EXPECT_EQ(-EEXIST, session_new(&c, "dup-token", PK, DN,
-				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1));
-	EXPECT_EQ(-ERANGE, session_new(&c, "bad-cipher", PK, DN, 3, 1));
+				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1,
+				       session_key));
+	EXPECT_EQ(-ERANGE, session_new(&c, "bad-cipher", PK, DN, 3, 1,
+				       session_key));
 	EXPECT_EQ(-EINVAL, session_new(&c, "no-pk", "", DN,
-				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1));
+				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1,
+				       session_key));
 	EXPECT_EQ(-EINVAL, session_new(&c, "slash-pk", "a/b", DN,
-				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1));
+				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1,
+				       session_key));
 	/* pk "sys" + dn <victim pk> would reach /sys/<victim pk>/... */
 	EXPECT_EQ(-EINVAL, session_new(&c, "sys-pk", "sys", PK,
-				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1));
+				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1,
+				       session_key));
 	EXPECT_EQ(-EINVAL, session_new(&c, "dotdot-dn", PK, "..",
-				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1));
+				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1,
+				       session_key));
 	EXPECT_EQ(-EINVAL, session_new(&c, "space-dn", PK, "a b",
-				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1));
+				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1,
+				       session_key));
 	EXPECT_EQ(-ERANGE, session_push(&c, COAP_OFFLOAD_CMD_SESSION_NEW,
 			&(struct session_spec){ .token = "idle-max", .pk = PK,
 				.dn = DN, .cipher = COAP_OFFLOAD_CIPHER_AES_128_CBC,
+				.key = session_key,
 				.idle_timeout = COAP_OFFLOAD_IDLE_TIMEOUT_MAX + 1 }));
 	EXPECT_EQ(0, session_new(&c, "ok-dn", PK, "dev-1_a@b.c:d",
-				 COAP_OFFLOAD_CIPHER_AES_128_CBC, 1));
+				 COAP_OFFLOAD_CIPHER_AES_128_CBC, 1,
+				 session_key));
 	EXPECT_EQ(0, session_token_cmd(&c, COAP_OFFLOAD_CMD_SESSION_DEL,
 				       "ok-dn", NULL, NULL));
 	EXPECT_EQ(-ERANGE, session_new(&c, "", PK, DN,
-				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1));
+				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1,
+				       session_key));
 	EXPECT_EQ(0, session_token_cmd(&c, COAP_OFFLOAD_CMD_SESSION_DEL,
 				       "dup-token", NULL, NULL));
 	EXPECT_EQ(-ENOENT, session_token_cmd(&c, COAP_OFFLOAD_CMD_SESSION_GET,
@@ -1166,7 +973,8 @@ TEST(session_dump_lists_all_without_keys)
 	for (i = 0; i < 300; i++) {
 		snprintf(token, sizeof(token), "dump-%d", i);
 		ASSERT_EQ(0, session_new(&c, token, PK, DN,
-					 COAP_OFFLOAD_CIPHER_AES_128_CTR, i));
+					 COAP_OFFLOAD_CIPHER_AES_128_CTR, i,
+					 session_key));
 	}
 	ASSERT_EQ(0, coap_nl_talk(&c, coap_nl_request(&c, buf,
 				  COAP_OFFLOAD_CMD_SESSION_GET, NLM_F_DUMP),
@@ -1194,7 +1002,8 @@ TEST(dump_interrupted_by_change_is_flagged)
 	for (i = 0; i < 400; i++) {
 		snprintf(token, sizeof(token), "intr-%d", i);
 		ASSERT_EQ(0, session_new(&c, token, PK, DN,
-					 COAP_OFFLOAD_CIPHER_AES_128_CBC, 0));
+					 COAP_OFFLOAD_CIPHER_AES_128_CBC, 0,
+					 session_key));
 	}
 	nlh = coap_nl_request(&c, buf, COAP_OFFLOAD_CMD_SESSION_GET, NLM_F_DUMP);
 	nlh->nlmsg_seq = ++c.seq;
@@ -1205,7 +1014,8 @@ TEST(dump_interrupted_by_change_is_flagged)
 		/* The first part is read: change the table under the dump. */
 		if (parts++ == 0)
 			ASSERT_EQ(0, session_new(&other, "intr-new", PK, DN,
-						 COAP_OFFLOAD_CIPHER_AES_128_CBC, 0));
+						 COAP_OFFLOAD_CIPHER_AES_128_CBC, 0,
+						 session_key));
 		ret = mnl_cb_run(buf, ret, c.seq, c.portid, NULL, NULL);
 		if (ret < 0 && errno == EINTR)
 			intr = 1;
