@@ -32,9 +32,9 @@ SELFTESTS := $(patsubst tests/selftests/%.c,$(BUILD)/selftests/%,$(wildcard test
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all modules modules_install install clean check demo deps unit \
-	selftests fuzz lint bench-first
+	selftests fuzz lint bench-first e2e userspace
 
-all: modules
+all: modules userspace
 
 modules:
 	$(MAKE) -C $(kdir) M=$(CURDIR) modules
@@ -47,16 +47,19 @@ install: modules_install
 # Host unit tests of the shared wire code and the user-space protocol
 # library (ASan + UBSan).
 $(BUILD)/unit/%: tests/unit/%.c $(WIRE_SRC) $(WIRE_HDR) \
-		userspace/lib/coap_proto.c userspace/lib/coap_proto.h
+		userspace/lib/coap_proto.c userspace/lib/coap_proto.h \
+		userspace/lib/registry.c userspace/lib/registry.h
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -Iuserspace/lib $< $(WIRE_SRC) \
-		userspace/lib/coap_proto.c -lcrypto -o $@
+		userspace/lib/coap_proto.c userspace/lib/registry.c \
+		-lcrypto -lsqlite3 -o $@
 
 unit: $(UNIT_TESTS)
 
 # kselftest-harness programs, run inside the VM as root.
 SELFTEST_LIB := $(WIRE_SRC) userspace/lib/coap_nl.c userspace/lib/coap_proto.c
-$(BUILD)/selftests/%: tests/selftests/%.c $(SELFTEST_LIB) $(WIRE_HDR) \
+$(BUILD)/selftests/%: tests/selftests/%.c tests/selftests/selftest_lib.h \
+		$(SELFTEST_LIB) $(WIRE_HDR) \
 		userspace/lib/coap_nl.h userspace/lib/coap_proto.h \
 		include/uapi/linux/coap_offload.h
 	@mkdir -p $(@D)
@@ -65,6 +68,51 @@ $(BUILD)/selftests/%: tests/selftests/%.c $(SELFTEST_LIB) $(WIRE_HDR) \
 		-lmnl -lcrypto -o $@
 
 selftests: $(SELFTESTS)
+
+# coapd, the daemon (userspace/coapd/, on the shared user-space library).
+JSONC_CFLAGS := $(shell pkg-config --cflags json-c 2>/dev/null)
+JSONC_LIBS := $(or $(shell pkg-config --libs json-c 2>/dev/null),-ljson-c)
+COAPD_SRC := $(wildcard userspace/coapd/*.c)
+COAPD_LIB := $(WIRE_SRC) userspace/lib/coap_nl.c userspace/lib/coap_proto.c \
+	userspace/lib/registry.c
+$(BUILD)/coapd: $(COAPD_SRC) userspace/coapd/coapd.h $(COAPD_LIB) $(WIRE_HDR) \
+		$(wildcard userspace/lib/*.h) include/uapi/linux/coap_offload.h
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $(JSONC_CFLAGS) $(COAPD_SRC) \
+		$(COAPD_LIB) -lmnl -lcrypto -lsqlite3 $(JSONC_LIBS) -lcbor -o $@
+
+# End-to-end test programs (tests/e2e/, run in the VM by guest-tests.sh).
+$(BUILD)/e2e/device-client: tests/e2e/device-client.c $(WIRE_SRC) $(WIRE_HDR) \
+		userspace/lib/coap_proto.c userspace/lib/coap_proto.h
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $< $(WIRE_SRC) \
+		userspace/lib/coap_proto.c -lcrypto -lcbor -o $@
+
+$(BUILD)/e2e/registry-add: tests/e2e/registry-add.c userspace/lib/registry.c \
+		userspace/lib/registry.h
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $< userspace/lib/registry.c \
+		-lsqlite3 -o $@
+
+e2e: $(BUILD)/coapd $(BUILD)/e2e/device-client $(BUILD)/e2e/registry-add
+
+# coapctl, the operator's CLI (kernel over netlink, registry on SQLite).
+COAPCTL_LIB := $(WIRE_SRC) userspace/lib/coap_nl.c userspace/lib/coap_proto.c \
+	userspace/lib/registry.c
+$(BUILD)/coapctl: userspace/coapctl.c $(COAPCTL_LIB) $(WIRE_HDR) \
+		userspace/lib/coap_nl.h userspace/lib/coap_proto.h \
+		userspace/lib/registry.h include/uapi/linux/coap_offload.h
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $< $(COAPCTL_LIB) -lmnl -lcrypto \
+		-lsqlite3 $(shell pkg-config --libs json-c) -o $@
+
+userspace: $(BUILD)/coapctl $(BUILD)/coapd
+
+# Traffic for coapctl's VM test (tests/vm/coapctl.sh): attach, publish.
+$(BUILD)/vm/coapctl-traffic: tests/vm/coapctl-traffic.c $(SELFTEST_LIB) \
+		$(WIRE_HDR) userspace/lib/coap_nl.h userspace/lib/coap_proto.h
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $< $(SELFTEST_LIB) -lmnl -lcrypto -o $@
 
 # A first measurement of the fast path, run in the VM (make bench-first).
 $(BUILD)/bench/fastpath-first: tools/bench/fastpath-first.c $(SELFTEST_LIB) \

@@ -21,12 +21,32 @@ else
 	status=1
 fi
 
+# The TAP is both shown and kept; the summary judges it, plan included.
+run_selftest() {
+	[ -x "$1" ] && "$1" 2>&1 | tee -a "$out/kselftest.tap"
+}
+
+# lifetime's unload test unloads the module and loads it again from here.
+export COAP_OFFLOAD_KO="$moddir/coap_offload.ko"
 : >"$out/kselftest.tap"
 for t in "$stdir"/*; do
-	[ -x "$t" ] || continue
-	# The TAP is both shown and kept; the summary judges it, plan included.
-	"$t" 2>&1 | tee -a "$out/kselftest.tap"
+	[ "${t##*/}" = lifetime ] || run_selftest "$t"
 done
+# The operator's CLI against the loaded module (before lifetime, which
+# unloads it); coapctl is built next to the selftests' directory.
+coapctl=$stdir/../coapctl
+if [ -x "$coapctl" ]; then
+	bash "$(dirname "$0")/coapctl.sh" "$coapctl" 2>&1 | tee "$out/coapctl.tap"
+else
+	echo "no $coapctl: coapctl tier missing"
+fi
+
+# End to end: coapd, a test device and libcoap's coap-client over the module
+# (before lifetime, which unloads it). Its TAP carries its own plan.
+bash "$(dirname "$0")/../e2e/auth_publish.sh" "$stdir/.." 2>&1 | tee "$out/e2e.tap"
+
+# Last: it tears things down under traffic, the module included.
+run_selftest "$stdir/lifetime"
 
 rmmod coap_offload || { echo "rmmod coap_offload failed"; status=1; }
 exit $status

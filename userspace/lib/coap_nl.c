@@ -57,8 +57,12 @@ static int family_cb(const struct nlmsghdr *nlh, void *data)
 static struct nlmsghdr *put_header(void *buf, uint16_t type, uint8_t cmd,
 				   uint8_t version, uint16_t flags)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh;
 	struct genlmsghdr *g;
+
+	/* libmnl leaves attribute padding as it finds it: no stale bytes out. */
+	memset(buf, 0, COAP_NL_BUF_SIZE);
+	nlh = mnl_nlmsg_put_header(buf);
 
 	nlh->nlmsg_type = type;
 	/* A dump ends with NLMSG_DONE, which carries its error: no ACK. */

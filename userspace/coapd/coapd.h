@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * coapd: the control path of coap-offload (DESIGN.md). Symmetric mode only in
+ * this version: /auth on UDP 5682 (v4 and v6), sessions pushed to
+ * coap_offload.ko, delivered messages written to a JSON-lines sink.
+ */
+#ifndef COAPD_H
+#define COAPD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <syslog.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "coap_nl.h"
+#include "coap_proto.h"
+#include "registry.h"
+
+struct coapd_config {
+	bool foreground;
+	uint16_t port;
+	const char *registry_path;
+	const char *sink_path;		/* NULL: stdout */
+	bool fsync;
+	enum coap_cipher cipher_default;
+	uint32_t token_lifetime;	/* seconds */
+	int log_level;			/* LOG_ERR .. LOG_DEBUG */
+};
+
+struct coapd {
+	struct coapd_config cfg;
+	struct coap_nl nl;		/* requests: attach, session push */
+	struct coap_nl consumer;	/* delivered messages */
+	struct coap_registry *reg;
+	int udp4, udp6;			/* -1 when absent */
+	int sink_fd;
+	int sig_fd;
+	struct auth_cache *cache;
+};
+
+/* Logging: stderr in the foreground, syslog otherwise. */
+void coapd_log_init(bool foreground, int level);
+void coapd_log(int prio, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * The first 6 characters of a token followed by "…", for logs: a full token
+ * is a credential. out must hold COAPD_REDACT_LEN bytes.
+ */
+#define COAPD_REDACT_LEN	16
+const char *coapd_redact(const char *token, char out[COAPD_REDACT_LEN]);
+
+/* "ip:port" ("[ip6]:port" for IPv6) of a sockaddr_in/in6; "?" if neither. */
+#define COAPD_ADDR_LEN		(INET6_ADDRSTRLEN + 10)
+const char *coapd_addr_str(const struct sockaddr *sa, socklen_t len,
+			   char out[COAPD_ADDR_LEN]);
+
+/* udp.c: the datagrams the module leaves on the UDP socket fd. */
+struct auth_cache *coapd_cache_new(void);
+void coapd_cache_free(struct auth_cache *c);
+void coapd_udp_input(struct coapd *d, int fd);
+/* Ask for each datagram's local address (to answer from it). 0 or -1. */
+int coapd_udp_pktinfo(int fd, int family);
+
+/* codec.c: the /auth payload, JSON or CBOR, as flat text fields. */
+#define AUTH_FIELDS_MAX		16
+#define AUTH_NAME_MAX		32
+#define AUTH_VALUE_MAX		256
+
+struct auth_input {
+	struct coap_proto_field f[AUTH_FIELDS_MAX];
+	bool is_string[AUTH_FIELDS_MAX];	/* else an unsigned integer */
+	size_t n;
+	size_t used;
+	char text[AUTH_FIELDS_MAX * (AUTH_NAME_MAX + AUTH_VALUE_MAX + 2)];
+};
+
+/* 0, -EBADMSG (not an object/map of short strings and integers), -ENOMEM. */
+int coapd_auth_decode(const uint8_t *p, size_t len, bool cbor,
+		      struct auth_input *in);
+/* The value of field name, or NULL; *is_string (may be NULL) its kind. */
+const char *coapd_auth_field(const struct auth_input *in, const char *name,
+			     bool *is_string);
+/* The 2.05 payload of symmetric mode; its length, -ENOSPC or -ENOMEM. */
+int coapd_auth_encode_grant(bool cbor, const char *random,
+			    unsigned int seq_offset, const char *token,
+			    uint8_t *out, size_t cap);
+
+/* sink.c: drain the consumer socket into the sink. 0, or a negative errno
+ * when the consumer socket itself failed (the daemon then stops).
+ */
+int coapd_consumer_input(struct coapd *d);
+
+#endif /* COAPD_H */

@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * coapd: options, sockets, the kernel module's attachments and the poll loop.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "coapd.h"
+
+#define COAPD_PORT		5682
+#define COAPD_TOKEN_LIFETIME	(7U * 24 * 3600)
+/* Netlink receive buffer of the consumer: room for bursts of deliveries. */
+#define COAPD_CONSUMER_RCVBUF	(4 << 20)
+
+static bool log_foreground = true;
+static int log_level = LOG_INFO;
+
+void coapd_log_init(bool foreground, int level)
+{
+	log_foreground = foreground;
+	log_level = level;
+	if (!foreground)
+		openlog("coapd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void coapd_log(int prio, const char *fmt, ...)
+{
+	static const char * const names[] = {
+		"emerg", "alert", "crit", "error", "warning", "notice", "info",
+		"debug",
+	};
+	va_list ap;
+
+	if (prio > log_level)
+		return;
+	va_start(ap, fmt);
+	if (log_foreground) {
+		fprintf(stderr, "coapd: %s: ", names[prio & 7]);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	} else {
+		vsyslog(prio, fmt, ap);
+	}
+	va_end(ap);
+}
+
+const char *coapd_redact(const char *token, char out[COAPD_REDACT_LEN])
+{
+	snprintf(out, COAPD_REDACT_LEN, "%.6s\u2026", token);
+	return out;
+}
+
+const char *coapd_addr_str(const struct sockaddr *sa, socklen_t len,
+			   char out[COAPD_ADDR_LEN])
+{
+	const struct sockaddr_in6 *a6 = (const void *)sa;
+	const struct sockaddr_in *a4 = (const void *)sa;
+	char ip[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET && len >= sizeof(*a4) &&
+	    inet_ntop(AF_INET, &a4->sin_addr, ip, sizeof(ip)))
+		snprintf(out, COAPD_ADDR_LEN, "%s:%u", ip, ntohs(a4->sin_port));
+	else if (sa->sa_family == AF_INET6 && len >= sizeof(*a6) &&
+		 inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof(ip)))
+		snprintf(out, COAPD_ADDR_LEN, "[%s]:%u", ip,
+			 ntohs(a6->sin6_port));
+	else
+		snprintf(out, COAPD_ADDR_LEN, "?");
+	return out;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: coapd [-f] [-v]... [-p PORT] [-r REGISTRY] [--sink-file PATH] [--fsync]\n"
+"             [--cipher-default aes-128-cbc|aes-128-ctr]\n"
+"             [--token-lifetime SECONDS]\n"
+"  -f                  stay in the foreground, log to stderr (else syslog)\n"
+"  -v                  more log output (repeat for debug)\n"
+"  -p PORT             UDP port of symmetric mode (default %u)\n"
+"  -r REGISTRY         device registry (default %s)\n"
+"  --sink-file PATH    append delivered messages as JSON lines (default stdout)\n"
+"  --fsync             fsync the sink after each line\n"
+"  --cipher-default S  suite of devices that do not ask (default aes-128-cbc)\n"
+"  --token-lifetime S  session lifetime in seconds (default %u)\n",
+		COAPD_PORT, COAP_REGISTRY_DEFAULT_PATH, COAPD_TOKEN_LIFETIME);
+}
+
+/* A decimal in [min, max], nothing else; false otherwise. */
+static bool parse_uint(const char *s, unsigned long min, unsigned long max,
+		       unsigned long *out)
+{
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return !errno && !*end && *out >= min && *out <= max;
+}
+
+static int parse_args(int argc, char **argv, struct coapd_config *cfg)
+{
+	enum { OPT_SINK = 256, OPT_FSYNC, OPT_CIPHER, OPT_LIFETIME };
+	static const struct option longopts[] = {
+		{ "sink-file", required_argument, NULL, OPT_SINK },
+		{ "fsync", no_argument, NULL, OPT_FSYNC },
+		{ "cipher-default", required_argument, NULL, OPT_CIPHER },
+		{ "token-lifetime", required_argument, NULL, OPT_LIFETIME },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long v;
+	int opt;
+
+	*cfg = (struct coapd_config) {
+		.port = COAPD_PORT,
+		.registry_path = COAP_REGISTRY_DEFAULT_PATH,
+		.cipher_default = COAP_CIPHER_AES_128_CBC,
+		.token_lifetime = COAPD_TOKEN_LIFETIME,
+		.log_level = LOG_INFO,
+	};
+	while ((opt = getopt_long(argc, argv, "fp:r:vh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			cfg->foreground = true;
+			break;
+		case 'p':
+			if (!parse_uint(optarg, 1, 65535, &v)) {
+				fprintf(stderr, "coapd: -p: not a port: '%s'\n",
+					optarg);
+				return -1;
+			}
+			cfg->port = v;
+			break;
+		case 'r':
+			cfg->registry_path = optarg;
+			break;
+		case 'v':
+			if (cfg->log_level < LOG_DEBUG)
+				cfg->log_level++;
+			break;
+		case OPT_SINK:
+			cfg->sink_path = optarg;
+			break;
+		case OPT_FSYNC:
+			cfg->fsync = true;
+			break;
+		case OPT_CIPHER:
+			if (coap_proto_cipher_parse(optarg,
+						    &cfg->cipher_default)) {
+				fprintf(stderr,
+					"coapd: --cipher-default: '%s' is not aes-128-cbc or aes-128-ctr\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case OPT_LIFETIME:
+			/* The kernel's lifetime attribute is a u32. */
+			if (!parse_uint(optarg, 1, UINT32_MAX, &v)) {
+				fprintf(stderr,
+					"coapd: --token-lifetime: '%s' is not 1..%u seconds\n",
+					optarg, UINT32_MAX);
+				return -1;
+			}
+			cfg->token_lifetime = v;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "coapd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static int socket_attach(struct coapd *d, int fd)
+{
+	char buf[COAP_NL_BUF_SIZE];
+	struct nlmsghdr *nlh;
+
+	nlh = coap_nl_request(&d->nl, buf, COAP_OFFLOAD_CMD_SOCKET_ATTACH, 0);
+	mnl_attr_put_u32(nlh, COAP_OFFLOAD_A_SOCKET_FD, fd);
+	return coap_nl_talk(&d->nl, nlh, NULL, NULL);
+}
+
+/*
+ * A UDP socket of family on the port, bound to the wildcard address and
+ * attached to the module. Returns the fd, -EAFNOSUPPORT when the kernel has
+ * no such family (IPv6 compiled out or disabled: run on IPv4 alone), or
+ * another negative errno.
+ */
+static int udp_open(struct coapd *d, int family)
+{
+	struct sockaddr_in6 a6 = {
+		.sin6_family = AF_INET6, .sin6_port = htons(d->cfg.port),
+		.sin6_addr = IN6ADDR_ANY_INIT,
+	};
+	struct sockaddr_in a4 = {
+		.sin_family = AF_INET, .sin_port = htons(d->cfg.port),
+		.sin_addr.s_addr = htonl(INADDR_ANY),
+	};
+	const char *name = family == AF_INET ? "IPv4" : "IPv6";
+	int fd, one = 1, err;
+
+	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* The IPv4 socket takes IPv4; mapped addresses would collide. */
+	if (family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
+		goto err_errno;
+	if (coapd_udp_pktinfo(fd, family))
+		goto err_errno;
+	if (family == AF_INET ? bind(fd, (struct sockaddr *)&a4, sizeof(a4)) :
+				bind(fd, (struct sockaddr *)&a6, sizeof(a6))) {
+		err = -errno;
+		coapd_log(LOG_ERR, "%s UDP port %u: bind: %s", name,
+			  d->cfg.port, strerror(-err));
+		goto err_close;
+	}
+	err = socket_attach(d, fd);
+	if (err) {
+		coapd_log(LOG_ERR, "%s UDP port %u: attach to the module: %s%s%s",
+			  name, d->cfg.port, strerror(-err),
+			  d->nl.error[0] ? ": " : "", d->nl.error);
+		goto err_close;
+	}
+	coapd_log(LOG_INFO, "%s UDP port %u attached", name, d->cfg.port);
+	return fd;
+
+err_errno:
+	err = -errno;
+err_close:
+	close(fd);
+	return err;
+}
+
+static int consumer_open(struct coapd *d)
+{
+	int rcvbuf = COAPD_CONSUMER_RCVBUF, fd, err;
+	char buf[COAP_NL_BUF_SIZE];
+
+	err = coap_nl_open(&d->consumer);
+	if (err)
+		return err;
+	fd = mnl_socket_get_fd(d->consumer.nl);
+	/* FORCE (root) may exceed rmem_max; fall back to the capped size. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	err = coap_nl_talk(&d->consumer,
+			   coap_nl_request(&d->consumer, buf,
+					   COAP_OFFLOAD_CMD_CONSUMER_REGISTER, 0),
+			   NULL, NULL);
+	if (err)
+		return err;
+	/* From here on it is only read, from the poll loop. */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK))
+		return -errno;
+	return 0;
+}
+
+static int signals_open(void)
+{
+	sigset_t mask;
+	int fd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL))
+		return -errno;
+	fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int setup(struct coapd *d)
+{
+	char errmsg[256] = "";
+	int err = 0;
+
+	if (d->cfg.sink_path) {
+		d->sink_fd = open(d->cfg.sink_path,
+				  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+				  0640);
+		if (d->sink_fd < 0) {
+			coapd_log(LOG_ERR, "sink %s: %s", d->cfg.sink_path,
+				  strerror(errno));
+			return -1;
+		}
+	}
+	/* The daemon reads; coapctl creates the registry and adds devices. */
+	d->reg = coap_registry_open(d->cfg.registry_path, false, &err, errmsg,
+				    sizeof(errmsg));
+	if (!d->reg) {
+		/* The registry's message names the file already. */
+		if (errmsg[0])
+			coapd_log(LOG_ERR, "registry: %s", errmsg);
+		else
+			coapd_log(LOG_ERR, "registry %s: %s",
+				  d->cfg.registry_path, strerror(-err));
+		return -1;
+	}
+	d->cache = coapd_cache_new();
+	if (!d->cache) {
+		coapd_log(LOG_ERR, "out of memory");
+		return -1;
+	}
+	err = coap_nl_open(&d->nl);
+	if (err) {
+		coapd_log(LOG_ERR, "generic netlink family %s: %s",
+			  COAP_OFFLOAD_GENL_NAME,
+			  err == -ENOENT ? "not found (is coap_offload.ko loaded?)" :
+			  strerror(-err));
+		return -1;
+	}
+	/*
+	 * Register the consumer before the sockets are attached, so that no
+	 * publish finds the module without one.
+	 */
+	err = consumer_open(d);
+	if (err) {
+		coapd_log(LOG_ERR, "register as the consumer: %s%s%s",
+			  strerror(-err), d->consumer.error[0] ? ": " : "",
+			  d->consumer.error);
+		return -1;
+	}
+	d->udp4 = udp_open(d, AF_INET);
+	if (d->udp4 < 0)
+		return -1;
+	d->udp6 = udp_open(d, AF_INET6);
+	if (d->udp6 == -EAFNOSUPPORT)
+		coapd_log(LOG_WARNING, "no IPv6 in this kernel: IPv4 only");
+	else if (d->udp6 < 0)
+		return -1;
+	d->sig_fd = signals_open();
+	if (d->sig_fd < 0) {
+		coapd_log(LOG_ERR, "signalfd: %s", strerror(-d->sig_fd));
+		return -1;
+	}
+	return 0;
+}
+
+static void teardown(struct coapd *d)
+{
+	/*
+	 * Closing the UDP sockets detaches them; the kernel keeps its
+	 * sessions, so that a restarted daemon's devices need no new /auth.
+	 */
+	if (d->udp4 >= 0)
+		close(d->udp4);
+	if (d->udp6 >= 0)
+		close(d->udp6);
+	if (d->sig_fd >= 0)
+		close(d->sig_fd);
+	coap_nl_close(&d->consumer);
+	coap_nl_close(&d->nl);
+	coapd_cache_free(d->cache);
+	if (d->reg)
+		coap_registry_close(d->reg);
+	if (d->sink_fd > STDERR_FILENO)
+		close(d->sink_fd);
+}
+
+/* SIGINT/SIGTERM: true when the daemon should stop. */
+static bool signal_input(struct coapd *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
+			coapd_log(LOG_NOTICE, "signal %u: exiting", si.ssi_signo);
+			return true;
+		}
+	}
+	return false;
+}
+
+static int run(struct coapd *d)
+{
+	enum { P_SIG, P_CONSUMER, P_UDP4, P_UDP6, P_N };
+	struct pollfd pfd[P_N] = {
+		[P_SIG] = { .fd = d->sig_fd, .events = POLLIN },
+		[P_CONSUMER] = { .fd = mnl_socket_get_fd(d->consumer.nl),
+				 .events = POLLIN },
+		/* A negative fd (no IPv6) is ignored by poll(). */
+		[P_UDP4] = { .fd = d->udp4, .events = POLLIN },
+		[P_UDP6] = { .fd = d->udp6, .events = POLLIN },
+	};
+
+	for (;;) {
+		if (poll(pfd, P_N, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			coapd_log(LOG_ERR, "poll: %s", strerror(errno));
+			return -1;
+		}
+		if (pfd[P_SIG].revents && signal_input(d))
+			return 0;
+		/* Deliveries first: they are already acknowledged to devices. */
+		if (pfd[P_CONSUMER].revents && coapd_consumer_input(d) < 0)
+			return -1;
+		if (pfd[P_UDP4].revents)
+			coapd_udp_input(d, d->udp4);
+		if (pfd[P_UDP6].revents)
+			coapd_udp_input(d, d->udp6);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct coapd d = {
+		.udp4 = -1, .udp6 = -1, .sink_fd = STDOUT_FILENO, .sig_fd = -1,
+	};
+	int ret = 1;
+
+	if (parse_args(argc, argv, &d.cfg))
+		return 1;
+	/* A sink on a pipe whose reader died must not kill the daemon. */
+	signal(SIGPIPE, SIG_IGN);
+	coapd_log_init(true, d.cfg.log_level);
+	if (setup(&d))
+		goto out;
+	if (!d.cfg.foreground) {
+		/*
+		 * Detach only once everything is open, so that startup errors
+		 * reach the terminal. Keep stdout when it is the sink.
+		 */
+		if (daemon(0, !d.cfg.sink_path)) {
+			coapd_log(LOG_ERR, "daemon: %s", strerror(errno));
+			goto out;
+		}
+		coapd_log_init(false, d.cfg.log_level);
+	}
+	coapd_log(LOG_NOTICE, "running: port %u, registry %s, sink %s, default cipher %s, token lifetime %us",
+		  d.cfg.port, d.cfg.registry_path,
+		  d.cfg.sink_path ? d.cfg.sink_path : "stdout",
+		  coap_proto_cipher_name(d.cfg.cipher_default),
+		  d.cfg.token_lifetime);
+	ret = run(&d) ? 1 : 0;
+out:
+	teardown(&d);
+	return ret;
+}
