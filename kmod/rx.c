@@ -22,6 +22,7 @@
 #include <net/udp_tunnel.h>
 #include <net/ipv6_stubs.h>
 #include <net/ip6_route.h>
+#include <net/ipv6.h>
 #include <coap/coap_wire.h>
 
 #include "coap_offload.h"
@@ -163,12 +164,16 @@ static void coap_offload_answer(struct coap_offload_net *cn, struct sock *sk,
 			.daddr = ip6h->saddr,
 			.saddr = ip6h->daddr,
 			.flowi6_proto = IPPROTO_UDP,
-			.flowi6_oif = sk->sk_bound_dev_if ?: inet6_iif(in),
+			.flowi6_oif = sk->sk_bound_dev_if,
 			.flowi6_mark = sk->sk_mark,
 			.fl6_sport = uh->dest,
 			.fl6_dport = uh->source,
 		};
 		struct dst_entry *dst;
+
+		/* A link-local device is only reachable where it spoke from. */
+		if (ipv6_addr_type(&ip6h->saddr) & IPV6_ADDR_LINKLOCAL)
+			fl6.flowi6_oif = inet6_iif(in);
 
 		dst = ipv6_stub->ipv6_dst_lookup_flow(cn->net, sk, &fl6, NULL);
 		if (IS_ERR(dst))

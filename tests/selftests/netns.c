@@ -115,6 +115,7 @@ FIXTURE_VARIANT(netns) {
 	int family;
 	uint32_t cipher;
 	const char *gw_ip, *dev_ip;
+	bool link_local;	/* fe80::/64: scoped to each end's veth */
 };
 
 FIXTURE_VARIANT_ADD(netns, ipv4) {
@@ -127,6 +128,18 @@ FIXTURE_VARIANT_ADD(netns, ipv6) {
 	.gw_ip = "fd00:199::1", .dev_ip = "fd00:199::2",
 };
 
+/* Answers to a link-local device must leave by the link it spoke on. */
+FIXTURE_VARIANT_ADD(netns, ipv6_link_local) {
+	.family = AF_INET6, .cipher = COAP_OFFLOAD_CIPHER_AES_128_CBC,
+	.gw_ip = "fe80::199:1", .dev_ip = "fe80::199:2", .link_local = true,
+};
+
+/* A link-local address needs the scope of this namespace's veth end. */
+static void scope_to(struct sockaddr_storage *ss, const char *ifname)
+{
+	((struct sockaddr_in6 *)ss)->sin6_scope_id = if_nametoindex(ifname);
+}
+
 /*
  * A device socket: created in the device namespace, connected to the
  * gateway (the kernel picks the veth address as its source); its own
@@ -136,14 +149,17 @@ static int device_socket(FIXTURE_DATA(netns) *self,
 			 const FIXTURE_VARIANT(netns) *variant,
 			 struct sockaddr_storage *self_addr)
 {
+	struct sockaddr_storage gw_addr = self->gw_addr;
 	socklen_t len = sizeof(*self_addr);
 	int fd, err = -1;
 
 	if (enter_ns(self->dev_ns))
 		return -1;
+	if (variant->link_local)
+		scope_to(&gw_addr, "coapdev");
 	fd = socket(variant->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd >= 0 &&
-	    !connect(fd, (struct sockaddr *)&self->gw_addr, self->gw_addr_len) &&
+	    !connect(fd, (struct sockaddr *)&gw_addr, self->gw_addr_len) &&
 	    !getsockname(fd, (struct sockaddr *)self_addr, &len))
 		err = 0;
 	if (enter_ns(self->home_ns))
@@ -157,7 +173,7 @@ static int device_socket(FIXTURE_DATA(netns) *self,
 
 FIXTURE_SETUP(netns)
 {
-	struct sockaddr_storage a;
+	struct sockaddr_storage a, bind_addr;
 	char ip[64];
 	socklen_t alen;
 	int fd;
@@ -181,14 +197,18 @@ FIXTURE_SETUP(netns)
 			      "netns /proc/%d/fd/%d\n"
 			      "link set coapgw up\n"
 			      "address add 10.199.0.1/24 dev coapgw\n"
-			      "address add fd00:199::1/64 dev coapgw nodad\n",
+			      "address add fd00:199::1/64 dev coapgw nodad\n"
+			      "address add fe80::199:1/64 dev coapgw nodad\n",
 			      getpid(), self->dev_ns));
 	ASSERT_EQ(0, enter_ns(self->dev_ns));
 	ASSERT_EQ(0, ip_batch("link set coapdev up\n"
 			      "address add 10.199.0.2/24 dev coapdev\n"
-			      "address add fd00:199::2/64 dev coapdev nodad\n"));
+			      "address add fd00:199::2/64 dev coapdev nodad\n"
+			      "address add fe80::199:2/64 dev coapdev nodad\n"));
 	/* The device's address is usable (not tentative) before it sends. */
 	ASSERT_EQ(0, make_addr(variant->family, variant->dev_ip, 0, &a, &alen));
+	if (variant->link_local)
+		scope_to(&a, "coapdev");
 	fd = bind_retry(variant->family, &a, alen);
 	ASSERT_LE(0, fd);
 	close(fd);
@@ -200,7 +220,16 @@ FIXTURE_SETUP(netns)
 	ASSERT_EQ(0, consumer_register(&self->consumer));
 	ASSERT_EQ(0, make_addr(variant->family, variant->gw_ip, GW_PORT,
 			       &self->gw_addr, &self->gw_addr_len));
-	self->gw = bind_retry(variant->family, &self->gw_addr, self->gw_addr_len);
+	bind_addr = self->gw_addr;
+	if (variant->link_local) {
+		/*
+		 * Bound to the wildcard, as coapd is: nothing ties the socket
+		 * to the link, so the module must route the answer by the
+		 * interface the request came in on.
+		 */
+		((struct sockaddr_in6 *)&bind_addr)->sin6_addr = in6addr_any;
+	}
+	self->gw = bind_retry(variant->family, &bind_addr, self->gw_addr_len);
 	ASSERT_LE(0, self->gw) {
 		TH_LOG("bind %s: %s", variant->gw_ip, strerror(errno));
 	}
@@ -422,10 +451,14 @@ TEST_F(netns, foreign_socket_not_attached)
 	ASSERT_EQ(0, coap_nl_open(&dev_nl));
 	ASSERT_EQ(0, make_addr(variant->family, variant->dev_ip, GW_PORT, &a,
 			       &alen));
+	if (variant->link_local)
+		scope_to(&a, "coapdev");
 	dev_sock = bind_retry(variant->family, &a, alen);
 	ASSERT_LE(0, dev_sock);
 	ASSERT_EQ(0, enter_ns(self->gw_ns));
 	ASSERT_EQ(0, make_addr(variant->family, variant->gw_ip, 0, &a, &alen));
+	if (variant->link_local)
+		scope_to(&a, "coapgw");
 	gw_sock = bind_retry(variant->family, &a, alen);
 	ASSERT_LE(0, gw_sock);
 	ASSERT_EQ(0, enter_ns(self->home_ns));
