@@ -106,7 +106,19 @@ $(BUILD)/coapctl: userspace/coapctl.c $(COAPCTL_LIB) $(WIRE_HDR) \
 	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $< $(COAPCTL_LIB) -lmnl -lcrypto \
 		-lsqlite3 $(shell pkg-config --libs json-c) -o $@
 
-userspace: $(BUILD)/coapctl $(BUILD)/coapd
+# coap-device, a device on libcoap (symmetric mode): /auth and publishes.
+LIBCOAP_CFLAGS := $(shell pkg-config --cflags libcoap-3-openssl 2>/dev/null || \
+	pkg-config --cflags libcoap-3-notls 2>/dev/null)
+LIBCOAP_LIBS := $(or $(shell pkg-config --libs libcoap-3-openssl 2>/dev/null || \
+	pkg-config --libs libcoap-3-notls 2>/dev/null),-lcoap-3-openssl)
+$(BUILD)/coap-device: userspace/coap-device.c userspace/lib/coap_proto.c \
+		userspace/lib/coap_proto.h $(WIRE_SRC) $(WIRE_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $(LIBCOAP_CFLAGS) $(JSONC_CFLAGS) $< \
+		userspace/lib/coap_proto.c $(WIRE_SRC) $(LIBCOAP_LIBS) -lcrypto \
+		$(JSONC_LIBS) -o $@
+
+userspace: $(BUILD)/coapctl $(BUILD)/coapd $(BUILD)/coap-device
 
 # Traffic for coapctl's VM test (tests/vm/coapctl.sh): attach, publish.
 $(BUILD)/vm/coapctl-traffic: tests/vm/coapctl-traffic.c $(SELFTEST_LIB) \

@@ -9,7 +9,8 @@
  * Every command needs CAP_NET_ADMIN in the network namespace's user namespace
  * (the module's state is per network namespace). Policies are strict: an
  * unknown attribute, a wrong length or trailing garbage is rejected with
- * -EINVAL and an extended ACK naming the attribute.
+ * -EINVAL, a value out of its range with -ERANGE, each with an extended ACK
+ * naming the attribute.
  *
  * The family is "new style": the kernel rejects NLM_F_CREATE/NLM_F_EXCL/
  * NLM_F_REPLACE on it, so create and replace are separate commands.
@@ -25,9 +26,9 @@
  *
  * The daemon opens the UDP socket(s) of symmetric mode (port 5682, IPv4 and
  * IPv6) and attaches them with %COAP_OFFLOAD_CMD_SOCKET_ATTACH. From then on
- * the module sees every datagram first: a well-formed CoAP POST or NON to
- * "/topic/..." whose option 2088 (or 61, when enabled) names a session in the
- * table is consumed: the seq option (2089) is decrypted and checked against
+ * the module sees every datagram first: a well-formed CoAP POST (CON or NON)
+ * to "/topic/..." whose option 2088 (or 61, when enabled) names a live
+ * session in the table is consumed: the seq option (2089) is decrypted and checked against
  * the session's replay window, the payload decrypted, the topic checked
  * against the session's identity, and the plaintext queued to the registered
  * consumer as a %COAP_OFFLOAD_CMD_MESSAGE; only then is the seq committed and
@@ -48,8 +49,8 @@
  *	-ENOENT when it is not attached here.
  * @COAP_OFFLOAD_CMD_SESSION_NEW: do: add the session %COAP_OFFLOAD_A_SESSION
  *	(TOKEN, PRODUCT_KEY, DEVICE_NAME, CIPHER, KEY and SEQ_OFFSET required;
- *	LIFETIME optional). -EEXIST when the token is taken, -ENOSPC at the
- *	session limit.
+ *	LIFETIME and IDLE_TIMEOUT optional). -EEXIST when the token is taken,
+ *	-ENOSPC at the session limit.
  * @COAP_OFFLOAD_CMD_SESSION_DEL: do: delete the session whose
  *	%COAP_OFFLOAD_SESSION_A_TOKEN is given (in %COAP_OFFLOAD_A_SESSION);
  *	-ENOENT when there is none.
