@@ -94,7 +94,8 @@ $(BUILD)/e2e/registry-add: tests/e2e/registry-add.c userspace/lib/registry.c \
 	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $< userspace/lib/registry.c \
 		-lsqlite3 -o $@
 
-e2e: $(BUILD)/coapd $(BUILD)/e2e/device-client $(BUILD)/e2e/registry-add
+e2e: $(BUILD)/coapd $(BUILD)/e2e/device-client $(BUILD)/e2e/registry-add \
+	$(BUILD)/coap-device
 
 # coapctl, the operator's CLI (kernel over netlink, registry on SQLite).
 COAPCTL_LIB := $(WIRE_SRC) userspace/lib/coap_nl.c userspace/lib/coap_proto.c \

@@ -44,6 +44,8 @@ fi
 # End to end: coapd, a test device and libcoap's coap-client over the module
 # (before lifetime, which unloads it). Its TAP carries its own plan.
 bash "$(dirname "$0")/../e2e/auth_publish.sh" "$stdir/.." 2>&1 | tee "$out/e2e.tap"
+# coap-device (libcoap) against coapd: auth, publishes in both suites.
+bash "$(dirname "$0")/../e2e/coap-device.sh" "$stdir/.." 2>&1 | tee "$out/coap-device.tap"
 
 # Last: it tears things down under traffic, the module included.
 run_selftest "$stdir/lifetime"
