@@ -420,13 +420,27 @@ int coap_proto_seq_decrypt(const uint8_t key[COAP_PROTO_KEY_LEN],
 	return 0;
 }
 
-/* The initial counter block of aes-128-ctr for one direction. */
-static void proto_ctr_block(const uint8_t seq_block[COAP_PROTO_BLOCK],
-			    bool response, uint8_t ctr[COAP_PROTO_BLOCK])
+/*
+ * aes-128-ctr, the same operation both ways: the counter starts at the seq
+ * option's 16 bytes, with the top bit flipped for the response direction.
+ */
+static int proto_ctr(const uint8_t key[COAP_PROTO_KEY_LEN],
+		     const uint8_t seq_block[COAP_PROTO_BLOCK], bool response,
+		     const uint8_t *in, size_t len, uint8_t *out,
+		     size_t out_cap)
 {
+	uint8_t ctr[COAP_PROTO_BLOCK];
+
+	if (!seq_block)
+		return -EINVAL;
+	if (out_cap < len)
+		return -ENOSPC;
+	if (!len)
+		return 0;
 	memcpy(ctr, seq_block, COAP_PROTO_BLOCK);
 	if (response)
 		ctr[0] ^= 0x80;
+	return proto_crypt(EVP_aes_128_ctr(), 1, 0, key, ctr, in, len, out);
 }
 
 int coap_proto_payload_encrypt(enum coap_cipher c,
@@ -435,7 +449,6 @@ int coap_proto_payload_encrypt(enum coap_cipher c,
 			       bool response, const uint8_t *in, size_t len,
 			       uint8_t *out, size_t out_cap)
 {
-	uint8_t ctr[COAP_PROTO_BLOCK];
 	size_t need;
 
 	if (!key || (len && !in) || (out_cap && !out))
@@ -451,15 +464,8 @@ int coap_proto_payload_encrypt(enum coap_cipher c,
 		return proto_crypt(EVP_aes_128_cbc(), 1, 1, key,
 				   coap_proto_fixed_iv, in, len, out);
 	case COAP_CIPHER_AES_128_CTR:
-		if (!seq_block)
-			return -EINVAL;
-		if (out_cap < len)
-			return -ENOSPC;
-		if (!len)
-			return 0;
-		proto_ctr_block(seq_block, response, ctr);
-		return proto_crypt(EVP_aes_128_ctr(), 1, 0, key, ctr, in, len,
-				   out);
+		return proto_ctr(key, seq_block, response, in, len, out,
+				 out_cap);
 	}
 	return -EINVAL;
 }
@@ -470,7 +476,6 @@ int coap_proto_payload_decrypt(enum coap_cipher c,
 			       bool response, const uint8_t *in, size_t len,
 			       uint8_t *out, size_t out_cap)
 {
-	uint8_t ctr[COAP_PROTO_BLOCK];
 	int n, plain;
 
 	if (!key || (len && !in) || (out_cap && !out))
@@ -496,15 +501,8 @@ int coap_proto_payload_decrypt(enum coap_cipher c,
 		}
 		return plain;
 	case COAP_CIPHER_AES_128_CTR:
-		if (!seq_block)
-			return -EINVAL;
-		if (out_cap < len)
-			return -ENOSPC;
-		if (!len)
-			return 0;
-		proto_ctr_block(seq_block, response, ctr);
-		return proto_crypt(EVP_aes_128_ctr(), 0, 0, key, ctr, in, len,
-				   out);
+		return proto_ctr(key, seq_block, response, in, len, out,
+				 out_cap);
 	}
 	return -EINVAL;
 }
