@@ -148,26 +148,30 @@ static struct sk_buff *coap_offload_reply_start(struct genl_info *info, u8 cmd,
 	return msg;
 }
 
+/* Send a reply begun with coap_offload_reply_start(), or drop it on err. */
+static int coap_offload_reply_end(struct genl_info *info, struct sk_buff *msg,
+				  void *hdr, int err)
+{
+	if (err) {
+		nlmsg_free(msg);
+		return err;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
 static int coap_offload_stats_get_doit(struct sk_buff *skb,
 				       struct genl_info *info)
 {
 	struct sk_buff *msg;
 	void *hdr;
-	int err;
 
 	msg = coap_offload_reply_start(info, COAP_OFFLOAD_CMD_STATS_GET,
 				       NLMSG_DEFAULT_SIZE, &hdr);
 	if (!msg)
 		return -ENOMEM;
-	err = coap_offload_put_stats(msg, info_cn(info));
-	if (err)
-		goto err_free;
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
-
-err_free:
-	nlmsg_free(msg);
-	return err;
+	return coap_offload_reply_end(info, msg, hdr,
+				      coap_offload_put_stats(msg, info_cn(info)));
 }
 
 /* genl_mutex serialises this with STATS_GET: no lock of our own. */
@@ -456,14 +460,7 @@ static int coap_offload_session_get_doit(struct sk_buff *skb,
 	s = coap_offload_session_lookup(info_cn(info), &token);
 	err = s ? coap_offload_put_session(msg, s) : -ENOENT;
 	rcu_read_unlock();
-	if (err)
-		goto err_free;
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
-
-err_free:
-	nlmsg_free(msg);
-	return err;
+	return coap_offload_reply_end(info, msg, hdr, err);
 }
 
 /* The dump walks the rhashtable; the iterator lives in cb->ctx. */
@@ -719,14 +716,35 @@ static int coap_offload_config_set_doit(struct sk_buff *skb,
 	return 0;
 }
 
+static int coap_offload_put_config(struct sk_buff *msg,
+				   struct coap_offload_net *cn)
+{
+	const char * const *list;
+	struct nlattr *nest;
+	unsigned int i, n;
+
+	if (nla_put_u32(msg, COAP_OFFLOAD_A_MAX_SESSIONS,
+			READ_ONCE(cn->max_sessions)) ||
+	    nla_put_u8(msg, COAP_OFFLOAD_A_TOKEN_ALIAS,
+		       READ_ONCE(cn->token_alias)))
+		return -EMSGSIZE;
+	nest = nla_nest_start(msg, COAP_OFFLOAD_A_RULES);
+	if (!nest)
+		return -EMSGSIZE;
+	/* genl_mutex: no writer can free the rules under us. */
+	n = coap_offload_rules_get(rcu_dereference_protected(cn->rules, true),
+				   &list);
+	for (i = 0; i < n; i++)
+		if (nla_put_string(msg, COAP_OFFLOAD_A_RULE, list[i]))
+			return -EMSGSIZE;
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
 static int coap_offload_config_get_doit(struct sk_buff *skb,
 					struct genl_info *info)
 {
-	struct coap_offload_net *cn = info_cn(info);
-	const char * const *list;
-	struct nlattr *nest;
 	struct sk_buff *msg;
-	unsigned int i, n;
 	void *hdr;
 
 	msg = coap_offload_reply_start(info, COAP_OFFLOAD_CMD_CONFIG_GET,
@@ -735,27 +753,8 @@ static int coap_offload_config_get_doit(struct sk_buff *skb,
 				       &hdr);
 	if (!msg)
 		return -ENOMEM;
-	if (nla_put_u32(msg, COAP_OFFLOAD_A_MAX_SESSIONS,
-			READ_ONCE(cn->max_sessions)) ||
-	    nla_put_u8(msg, COAP_OFFLOAD_A_TOKEN_ALIAS,
-		       READ_ONCE(cn->token_alias)))
-		goto err_free;
-	nest = nla_nest_start(msg, COAP_OFFLOAD_A_RULES);
-	if (!nest)
-		goto err_free;
-	/* genl_mutex: no writer can free the rules under us. */
-	n = coap_offload_rules_get(rcu_dereference_protected(cn->rules, true),
-				   &list);
-	for (i = 0; i < n; i++)
-		if (nla_put_string(msg, COAP_OFFLOAD_A_RULE, list[i]))
-			goto err_free;
-	nla_nest_end(msg, nest);
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
-
-err_free:
-	nlmsg_free(msg);
-	return -EMSGSIZE;
+	return coap_offload_reply_end(info, msg, hdr,
+				      coap_offload_put_config(msg, info_cn(info)));
 }
 
 /* The consumer's socket closed: nobody takes messages any more. */
