@@ -21,17 +21,12 @@ client_tests=35
 script_tests=8
 echo "TAP version 13"
 echo "1..$((client_tests + script_tests))"
-n=0
-result() { # status description
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
+. "$(dirname "$0")/lib.sh"
 
 work=$(mktemp -d /tmp/e2e.XXXXXX)
 db=$work/registry.db
 sink=$work/sink.jsonl
 log=$work/coapd.log
-coapd_pid=
 cleanup() {
 	[ -n "$coapd_pid" ] && kill "$coapd_pid" 2>/dev/null
 	# Kept for a look after the run (tools/vm/run --out); no secrets.
@@ -55,21 +50,7 @@ fi &&
 result $? "registry with a device ($how) and a disabled one"
 
 # 2: coapd, debug logging on so that the log check below sees everything.
-# COAPD_WRAPPER runs it under a tool, e.g. "valgrind --error-exitcode=99".
-${COAPD_WRAPPER:-} "$build/coapd" -f -v -v -p "$port" -r "$db" --sink-file "$sink" --fsync \
-	2>"$log" &
-coapd_pid=$!
-for _ in $(seq 600); do
-	grep -q 'running:' "$log" 2>/dev/null && break
-	kill -0 "$coapd_pid" 2>/dev/null || break
-	sleep 0.1
-done
-grep -q 'running:' "$log"
-status=$?
-result $status "coapd started on port $port"
-if [ $status != 0 ]; then
-	sed 's/^/# /' "$log"
-fi
+start_coapd -v -v
 
 # 3..: the device. Its results are renumbered into this plan.
 "$build/e2e/device-client" "$port" "$pk" "$dn" "$secret" "$disabled_dn" \
@@ -160,10 +141,5 @@ grep -qE 'token [0-9a-f]{6}…' "$log" || status=1
 result $status "coapd's log holds no full token (only redacted ones)"
 
 # SIGTERM: a clean exit.
-kill -TERM "$coapd_pid"
-wait "$coapd_pid"
-status=$?
-coapd_pid=
-result $status "coapd exits 0 on SIGTERM"
-[ $status = 0 ] || tail -n 20 "$log" | sed 's/^/# /'
+stop_coapd
 exit 0

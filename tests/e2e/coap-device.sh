@@ -16,18 +16,12 @@ dev=$build/coap-device
 
 echo "TAP version 13"
 echo "1..15"
-n=0
-result() { # status description
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
-show() { sed 's/^/# /' "$@"; }
+. "$(dirname "$0")/lib.sh"
 
 work=$(mktemp -d /tmp/coap-device.XXXXXX)
 db=$work/registry.db
 sink=$work/sink.jsonl
 log=$work/coapd.log
-coapd_pid=
 cleanup() {
 	[ -n "$coapd_pid" ] && kill "$coapd_pid" 2>/dev/null
 	if [ -n "${COAP_VM_OUT:-}" ]; then
@@ -46,17 +40,7 @@ d() { timeout 120 "$dev" -H 127.0.0.1 -p "$port" --pk "$pk" --dn "$dn" "$@"; }
 result $? "registry with a device (coapctl)"
 
 # 2: coapd.
-"$build/coapd" -f -v -p "$port" -r "$db" --sink-file "$sink" --fsync 2>"$log" &
-coapd_pid=$!
-for _ in $(seq 600); do
-	grep -q 'running:' "$log" 2>/dev/null && break
-	kill -0 "$coapd_pid" 2>/dev/null || break
-	sleep 0.1
-done
-grep -q 'running:' "$log"
-status=$?
-result $status "coapd started on port $port"
-[ $status = 0 ] || show "$log"
+start_coapd -v
 
 # 3: --help.
 "$dev" --help >"$work/help.out" 2>&1 && grep -q '^SYNOPSIS' "$work/help.out"
@@ -176,10 +160,5 @@ result $status "bad arguments exit 1"
 result $? "coapd's log holds no device secret"
 
 # 15: SIGTERM.
-kill -TERM "$coapd_pid"
-wait "$coapd_pid"
-status=$?
-coapd_pid=
-result $status "coapd exits 0 on SIGTERM"
-[ $status = 0 ] || tail -n 20 "$log" | show
+stop_coapd
 exit 0
