@@ -87,6 +87,25 @@ int coapd_auth_encode_grant(bool cbor, const char *random,
 			    unsigned int seq_offset, const char *token,
 			    uint8_t *out, size_t cap);
 
+/*
+ * One delivered message, whoever decrypted it (the module, or coapd itself
+ * for DTLS): what a sink records.
+ */
+struct coapd_message {
+	uint64_t id;			/* the 2090 id the device got */
+	const char *product_key, *device_name, *topic;
+	const uint8_t *payload;
+	size_t payload_len;
+	const struct sockaddr *peer;	/* sockaddr_in/in6; peer_len 0: none */
+	socklen_t peer_len;
+	uint64_t time;			/* receive time, ns since the epoch */
+	uint64_t seq;			/* symmetric mode only: has_seq */
+	bool has_seq;
+};
+
+/* sink.c: hand one message to the sink. 0 once the sink has it, else -1. */
+int coapd_sink_deliver(struct coapd *d, const struct coapd_message *m);
+
 /* sink.c: drain the consumer socket into the sink. 0, or a negative errno
  * when the consumer socket itself failed (the daemon then stops).
  */

@@ -84,28 +84,6 @@ static int add_payload(struct json_object *o, const uint8_t *p, size_t len)
 	return v ? json_object_object_add(o, "payload_b64", v) : -1;
 }
 
-static int add_str(struct json_object *o, const char *key,
-		   const struct nlattr *attr)
-{
-	struct json_object *v;
-
-	if (!attr || mnl_attr_validate(attr, MNL_TYPE_NUL_STRING))
-		return -1;
-	v = json_object_new_string(mnl_attr_get_str(attr));
-	return v ? json_object_object_add(o, key, v) : -1;
-}
-
-static int add_u64(struct json_object *o, const char *key,
-		   const struct nlattr *attr)
-{
-	struct json_object *v;
-
-	if (!attr || mnl_attr_validate(attr, MNL_TYPE_U64))
-		return -1;
-	v = json_object_new_uint64(mnl_attr_get_u64(attr));
-	return v ? json_object_object_add(o, key, v) : -1;
-}
-
 static int sink_write(struct coapd *d, const char *line, size_t len)
 {
 	ssize_t n;
@@ -126,46 +104,44 @@ static int sink_write(struct coapd *d, const char *line, size_t len)
 	return 0;
 }
 
-static int message_cb(const struct nlmsghdr *nlh, void *data)
+static int add_str(struct json_object *o, const char *key, const char *s)
 {
-	const struct nlattr *tb[COAP_OFFLOAD_MESSAGE_A_MAX + 1];
-	const struct nlattr *nest, *pl, *peer;
-	struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
+	struct json_object *v = json_object_new_string(s);
+
+	return v ? json_object_object_add(o, key, v) : -1;
+}
+
+static int add_u64(struct json_object *o, const char *key, uint64_t n)
+{
+	struct json_object *v = json_object_new_uint64(n);
+
+	return v ? json_object_object_add(o, key, v) : -1;
+}
+
+int coapd_sink_deliver(struct coapd *d, const struct coapd_message *m)
+{
 	char addr[COAPD_ADDR_LEN], *line;
-	struct coapd *d = data;
 	struct json_object *o;
 	const char *s;
 	size_t len;
 	int err = -1;
 
-	if (g->cmd != COAP_OFFLOAD_CMD_MESSAGE)
-		return MNL_CB_OK;
-	nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_MESSAGE);
-	if (!nest || coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_MESSAGE_A_MAX)) {
-		coapd_log(LOG_ERR, "consumer: a message without its attributes");
-		return MNL_CB_OK;
-	}
 	o = json_object_new_object();
 	if (!o)
 		goto out;
-	pl = tb[COAP_OFFLOAD_MESSAGE_A_PAYLOAD];
-	peer = tb[COAP_OFFLOAD_MESSAGE_A_PEER];
-	if (add_u64(o, "id", tb[COAP_OFFLOAD_MESSAGE_A_ID]) ||
-	    add_str(o, "productKey", tb[COAP_OFFLOAD_MESSAGE_A_PRODUCT_KEY]) ||
-	    add_str(o, "deviceName", tb[COAP_OFFLOAD_MESSAGE_A_DEVICE_NAME]) ||
-	    add_str(o, "topic", tb[COAP_OFFLOAD_MESSAGE_A_TOPIC]) ||
-	    add_payload(o, pl ? mnl_attr_get_payload(pl) : NULL,
-			pl ? mnl_attr_get_payload_len(pl) : 0))
+	if (add_u64(o, "id", m->id) ||
+	    add_str(o, "productKey", m->product_key) ||
+	    add_str(o, "deviceName", m->device_name) ||
+	    add_str(o, "topic", m->topic) ||
+	    add_payload(o, m->payload, m->payload_len))
 		goto out;
-	if (peer) {
-		coapd_addr_str(mnl_attr_get_payload(peer),
-			       mnl_attr_get_payload_len(peer), addr);
-		if (json_object_object_add(o, "peer",
-					   json_object_new_string(addr)))
+	if (m->peer_len) {
+		coapd_addr_str(m->peer, m->peer_len, addr);
+		if (add_str(o, "peer", addr))
 			goto out;
 	}
-	if (add_u64(o, "time", tb[COAP_OFFLOAD_MESSAGE_A_TIME]) ||
-	    add_u64(o, "seq", tb[COAP_OFFLOAD_MESSAGE_A_SEQ]))
+	if (add_u64(o, "time", m->time) ||
+	    (m->has_seq && add_u64(o, "seq", m->seq)))
 		goto out;
 	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 					   JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -179,14 +155,66 @@ static int message_cb(const struct nlmsghdr *nlh, void *data)
 	free(line);
 	if (!err)
 		coapd_log(LOG_DEBUG, "delivered message %llu (%s)",
-			  (unsigned long long)mnl_attr_get_u64(tb[COAP_OFFLOAD_MESSAGE_A_ID]),
-			  mnl_attr_get_str(tb[COAP_OFFLOAD_MESSAGE_A_TOPIC]));
-	err = 0;
-out:
-	if (err)
-		coapd_log(LOG_ERR, "consumer: a malformed message or out of memory: dropped");
+			  (unsigned long long)m->id, m->topic);
 	json_object_put(o);
+	return err;
+out:
+	coapd_log(LOG_ERR, "sink: out of memory: message %llu dropped",
+		  (unsigned long long)m->id);
+	json_object_put(o);
+	return -1;
+}
+
+static const char *nl_str(const struct nlattr *attr)
+{
+	if (!attr || mnl_attr_validate(attr, MNL_TYPE_NUL_STRING))
+		return NULL;
+	return mnl_attr_get_str(attr);
+}
+
+static int message_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[COAP_OFFLOAD_MESSAGE_A_MAX + 1];
+	const struct nlattr *nest, *pl, *peer, *id, *t, *seq;
+	struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
+	struct coapd_message m = { 0 };
+
+	if (g->cmd != COAP_OFFLOAD_CMD_MESSAGE)
+		return MNL_CB_OK;
+	nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_MESSAGE);
+	if (!nest || coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_MESSAGE_A_MAX)) {
+		coapd_log(LOG_ERR, "consumer: a message without its attributes");
+		return MNL_CB_OK;
+	}
+	pl = tb[COAP_OFFLOAD_MESSAGE_A_PAYLOAD];
+	peer = tb[COAP_OFFLOAD_MESSAGE_A_PEER];
+	id = tb[COAP_OFFLOAD_MESSAGE_A_ID];
+	t = tb[COAP_OFFLOAD_MESSAGE_A_TIME];
+	seq = tb[COAP_OFFLOAD_MESSAGE_A_SEQ];
+	m.product_key = nl_str(tb[COAP_OFFLOAD_MESSAGE_A_PRODUCT_KEY]);
+	m.device_name = nl_str(tb[COAP_OFFLOAD_MESSAGE_A_DEVICE_NAME]);
+	m.topic = nl_str(tb[COAP_OFFLOAD_MESSAGE_A_TOPIC]);
+	if (!m.product_key || !m.device_name || !m.topic ||
+	    !id || mnl_attr_validate(id, MNL_TYPE_U64) ||
+	    !t || mnl_attr_validate(t, MNL_TYPE_U64) ||
+	    !seq || mnl_attr_validate(seq, MNL_TYPE_U64)) {
+		coapd_log(LOG_ERR, "consumer: a malformed message: dropped");
+		return MNL_CB_OK;
+	}
+	m.id = mnl_attr_get_u64(id);
+	m.time = mnl_attr_get_u64(t);
+	m.seq = mnl_attr_get_u64(seq);
+	m.has_seq = true;
+	if (pl) {
+		m.payload = mnl_attr_get_payload(pl);
+		m.payload_len = mnl_attr_get_payload_len(pl);
+	}
+	if (peer) {
+		m.peer = mnl_attr_get_payload(peer);
+		m.peer_len = mnl_attr_get_payload_len(peer);
+	}
 	/* One bad message must not stop the others in the same batch. */
+	coapd_sink_deliver(data, &m);
 	return MNL_CB_OK;
 }
 
