@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <syslog.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -17,15 +18,27 @@
 #include "coap_proto.h"
 #include "registry.h"
 
+#define COAPD_CONFIG_DEFAULT_PATH	"/etc/coap-offload/coapd.conf"
+#define COAPD_PORT			5682
+#define COAPD_TOKEN_LIFETIME		(7U * 24 * 3600)
+
+enum coapd_log_target { COAPD_LOG_DEFAULT, COAPD_LOG_STDERR, COAPD_LOG_SYSLOG };
+
+/* config.c fills it from the config file and the command line. */
 struct coapd_config {
 	bool foreground;
+	bool check_only;		/* --check-config */
 	uint16_t port;
 	const char *registry_path;
 	const char *sink_path;		/* NULL: stdout */
 	bool fsync;
 	enum coap_cipher cipher_default;
 	uint32_t token_lifetime;	/* seconds */
+	uint32_t max_sessions;		/* 0: leave the module's limit */
 	int log_level;			/* LOG_ERR .. LOG_DEBUG */
+	enum coapd_log_target log_target;
+	const char *file_path;		/* the config file read, or NULL */
+	char *file_text;		/* its text: the values point into it */
 };
 
 struct coapd {
@@ -39,8 +52,17 @@ struct coapd {
 	struct auth_cache *cache;
 };
 
-/* Logging: stderr in the foreground, syslog otherwise. */
-void coapd_log_init(bool foreground, int level);
+/*
+ * config.c: defaults, then the config file, then the flags. 0, or -1 after
+ * printing why (nothing opened yet). --help prints and exits 0.
+ */
+int coapd_config_load(struct coapd_config *cfg, int argc, char **argv);
+/* The effective configuration as a config file (no secrets in it). */
+void coapd_config_print(const struct coapd_config *cfg, FILE *f);
+void coapd_config_free(struct coapd_config *cfg);
+
+/* Logging: to stderr or to syslog. */
+void coapd_log_init(bool to_syslog, int level);
 void coapd_log(int prio, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

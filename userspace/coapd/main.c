@@ -6,8 +6,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,19 +17,17 @@
 
 #include "coapd.h"
 
-#define COAPD_PORT		5682
-#define COAPD_TOKEN_LIFETIME	(7U * 24 * 3600)
 /* Netlink receive buffer of the consumer: room for bursts of deliveries. */
 #define COAPD_CONSUMER_RCVBUF	(4 << 20)
 
-static bool log_foreground = true;
+static bool log_syslog;
 static int log_level = LOG_INFO;
 
-void coapd_log_init(bool foreground, int level)
+void coapd_log_init(bool to_syslog, int level)
 {
-	log_foreground = foreground;
+	log_syslog = to_syslog;
 	log_level = level;
-	if (!foreground)
+	if (to_syslog)
 		openlog("coapd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
@@ -46,12 +42,12 @@ void coapd_log(int prio, const char *fmt, ...)
 	if (prio > log_level)
 		return;
 	va_start(ap, fmt);
-	if (log_foreground) {
+	if (log_syslog) {
+		vsyslog(prio, fmt, ap);
+	} else {
 		fprintf(stderr, "coapd: %s: ", names[prio & 7]);
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
-	} else {
-		vsyslog(prio, fmt, ap);
 	}
 	va_end(ap);
 }
@@ -79,118 +75,6 @@ const char *coapd_addr_str(const struct sockaddr *sa, socklen_t len,
 	else
 		snprintf(out, COAPD_ADDR_LEN, "?");
 	return out;
-}
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-"usage: coapd [-f] [-v]... [-p PORT] [-r REGISTRY] [--sink-file PATH] [--fsync]\n"
-"             [--cipher-default aes-128-cbc|aes-128-ctr]\n"
-"             [--token-lifetime SECONDS]\n"
-"  -f                  stay in the foreground, log to stderr (else syslog)\n"
-"  -v                  more log output (repeat for debug)\n"
-"  -p PORT             UDP port of symmetric mode (default %u)\n"
-"  -r REGISTRY         device registry (default %s)\n"
-"  --sink-file PATH    append delivered messages as JSON lines (default stdout)\n"
-"  --fsync             fsync the sink after each line\n"
-"  --cipher-default S  suite of devices that do not ask (default aes-128-cbc)\n"
-"  --token-lifetime S  session lifetime in seconds (default %u)\n",
-		COAPD_PORT, COAP_REGISTRY_DEFAULT_PATH, COAPD_TOKEN_LIFETIME);
-}
-
-/* A decimal in [min, max], nothing else; false otherwise. */
-static bool parse_uint(const char *s, unsigned long min, unsigned long max,
-		       unsigned long *out)
-{
-	char *end;
-
-	if (!*s || *s == '-' || *s == '+')
-		return false;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return !errno && !*end && *out >= min && *out <= max;
-}
-
-static int parse_args(int argc, char **argv, struct coapd_config *cfg)
-{
-	enum { OPT_SINK = 256, OPT_FSYNC, OPT_CIPHER, OPT_LIFETIME };
-	static const struct option longopts[] = {
-		{ "sink-file", required_argument, NULL, OPT_SINK },
-		{ "fsync", no_argument, NULL, OPT_FSYNC },
-		{ "cipher-default", required_argument, NULL, OPT_CIPHER },
-		{ "token-lifetime", required_argument, NULL, OPT_LIFETIME },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	unsigned long v;
-	int opt;
-
-	*cfg = (struct coapd_config) {
-		.port = COAPD_PORT,
-		.registry_path = COAP_REGISTRY_DEFAULT_PATH,
-		.cipher_default = COAP_CIPHER_AES_128_CBC,
-		.token_lifetime = COAPD_TOKEN_LIFETIME,
-		.log_level = LOG_INFO,
-	};
-	while ((opt = getopt_long(argc, argv, "fp:r:vh", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'f':
-			cfg->foreground = true;
-			break;
-		case 'p':
-			if (!parse_uint(optarg, 1, 65535, &v)) {
-				fprintf(stderr, "coapd: -p: not a port: '%s'\n",
-					optarg);
-				return -1;
-			}
-			cfg->port = v;
-			break;
-		case 'r':
-			cfg->registry_path = optarg;
-			break;
-		case 'v':
-			if (cfg->log_level < LOG_DEBUG)
-				cfg->log_level++;
-			break;
-		case OPT_SINK:
-			cfg->sink_path = optarg;
-			break;
-		case OPT_FSYNC:
-			cfg->fsync = true;
-			break;
-		case OPT_CIPHER:
-			if (coap_proto_cipher_parse(optarg,
-						    &cfg->cipher_default)) {
-				fprintf(stderr,
-					"coapd: --cipher-default: '%s' is not aes-128-cbc or aes-128-ctr\n",
-					optarg);
-				return -1;
-			}
-			break;
-		case OPT_LIFETIME:
-			/* The kernel's lifetime attribute is a u32. */
-			if (!parse_uint(optarg, 1, UINT32_MAX, &v)) {
-				fprintf(stderr,
-					"coapd: --token-lifetime: '%s' is not 1..%u seconds\n",
-					optarg, UINT32_MAX);
-				return -1;
-			}
-			cfg->token_lifetime = v;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "coapd: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return -1;
-	}
-	return 0;
 }
 
 static int socket_attach(struct coapd *d, int fd)
@@ -252,6 +136,25 @@ err_errno:
 	err = -errno;
 err_close:
 	close(fd);
+	return err;
+}
+
+/* The module's limits that the configuration sets (unset ones stay). */
+static int module_config(struct coapd *d)
+{
+	char buf[COAP_NL_BUF_SIZE];
+	struct nlmsghdr *nlh;
+	int err;
+
+	if (!d->cfg.max_sessions)
+		return 0;
+	nlh = coap_nl_request(&d->nl, buf, COAP_OFFLOAD_CMD_CONFIG_SET, 0);
+	mnl_attr_put_u32(nlh, COAP_OFFLOAD_A_MAX_SESSIONS, d->cfg.max_sessions);
+	err = coap_nl_talk(&d->nl, nlh, NULL, NULL);
+	if (err)
+		coapd_log(LOG_ERR, "set the module's max-sessions: %s%s%s",
+			  strerror(-err), d->nl.error[0] ? ": " : "",
+			  d->nl.error);
 	return err;
 }
 
@@ -333,6 +236,8 @@ static int setup(struct coapd *d)
 			  strerror(-err));
 		return -1;
 	}
+	if (module_config(d))
+		return -1;
 	/*
 	 * Register the consumer before the sockets are attached, so that no
 	 * publish finds the module without one.
@@ -379,6 +284,7 @@ static void teardown(struct coapd *d)
 		coap_registry_close(d->reg);
 	if (d->sink_fd > STDERR_FILENO)
 		close(d->sink_fd);
+	coapd_config_free(&d->cfg);
 }
 
 /* SIGINT/SIGTERM: true when the daemon should stop. */
@@ -433,23 +339,31 @@ int main(int argc, char **argv)
 	};
 	int ret = 1;
 
-	if (parse_args(argc, argv, &d.cfg))
+	if (coapd_config_load(&d.cfg, argc, argv)) {
+		coapd_config_free(&d.cfg);
 		return 1;
+	}
+	if (d.cfg.check_only) {
+		coapd_config_print(&d.cfg, stdout);
+		coapd_config_free(&d.cfg);
+		return 0;
+	}
 	/* A sink on a pipe whose reader died must not kill the daemon. */
 	signal(SIGPIPE, SIG_IGN);
-	coapd_log_init(true, d.cfg.log_level);
+	/* Until it detaches, the daemon's startup errors reach the terminal. */
+	coapd_log_init(d.cfg.foreground &&
+		       d.cfg.log_target == COAPD_LOG_SYSLOG, d.cfg.log_level);
 	if (setup(&d))
 		goto out;
 	if (!d.cfg.foreground) {
-		/*
-		 * Detach only once everything is open, so that startup errors
-		 * reach the terminal. Keep stdout when it is the sink.
-		 */
-		if (daemon(0, !d.cfg.sink_path)) {
+		/* Keep stdout when it is the sink, stderr when it is the log. */
+		if (daemon(0, !d.cfg.sink_path ||
+			      d.cfg.log_target == COAPD_LOG_STDERR)) {
 			coapd_log(LOG_ERR, "daemon: %s", strerror(errno));
 			goto out;
 		}
-		coapd_log_init(false, d.cfg.log_level);
+		coapd_log_init(d.cfg.log_target == COAPD_LOG_SYSLOG,
+			       d.cfg.log_level);
 	}
 	coapd_log(LOG_NOTICE, "running: port %u, registry %s, sink %s, default cipher %s, token lifetime %us",
 		  d.cfg.port, d.cfg.registry_path,

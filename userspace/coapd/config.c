@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * coapd's configuration: command-line options and a config file of
+ * "key = value" lines whose keys are the long option names. One table of
+ * options (longopts) and one apply_option() serve both, so an option added to
+ * the table works on the command line and in the file alike.
+ *
+ * Order: defaults, then the file (-c FILE, else COAPD_CONFIG_DEFAULT_PATH when
+ * it exists), then the command line: a flag overrides the file.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "coapd.h"
+
+/* A config file is a few lines; anything this big is a mistake. */
+#define CONFIG_FILE_MAX		(1 << 20)
+
+enum {
+	OPT_SINK = 256, OPT_FSYNC, OPT_CIPHER, OPT_LIFETIME, OPT_CHECK,
+	OPT_LOG_LEVEL, OPT_LOG_TARGET, OPT_MAX_SESSIONS,
+};
+
+static const char shortopts[] = "c:fp:r:vh";
+static const struct option longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "check-config", no_argument, NULL, OPT_CHECK },
+	{ "help", no_argument, NULL, 'h' },
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "log-target", required_argument, NULL, OPT_LOG_TARGET },
+	{ "port", required_argument, NULL, 'p' },
+	{ "registry", required_argument, NULL, 'r' },
+	{ "sink-file", required_argument, NULL, OPT_SINK },
+	{ "fsync", no_argument, NULL, OPT_FSYNC },
+	{ "cipher-default", required_argument, NULL, OPT_CIPHER },
+	{ "token-lifetime", required_argument, NULL, OPT_LIFETIME },
+	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* What only makes sense on the command line. */
+static bool cli_only(int opt)
+{
+	return opt == 'c' || opt == OPT_CHECK || opt == 'h';
+}
+
+static const char * const log_levels[] = {
+	[LOG_ERR] = "error", [LOG_WARNING] = "warning",
+	[LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+};
+
+static void usage(void)
+{
+	printf(
+"usage: coapd [-c FILE] [--check-config] [OPTION]...\n"
+"  -c, --config FILE        read options from FILE (default, only when it\n"
+"                           exists: %s);\n"
+"                           flags override the file\n"
+"      --check-config       check the configuration, print it, exit\n"
+"  -f, --foreground         do not detach (logs go to stderr unless\n"
+"                           --log-target says otherwise)\n"
+"  -v, --verbose            one log level more (repeat for debug)\n"
+"      --log-level L        error|warning|notice|info|debug (default info)\n"
+"      --log-target T       syslog|stderr (default: stderr with -f, else syslog)\n"
+"  -p, --port PORT          UDP port of symmetric mode (default %u)\n"
+"  -r, --registry PATH      device registry (default %s)\n"
+"      --sink-file PATH     append delivered messages as JSON lines (default stdout)\n"
+"      --fsync              fsync the sink after each line\n"
+"      --cipher-default S   suite of devices that do not ask: aes-128-cbc\n"
+"                           (default) or aes-128-ctr\n"
+"      --token-lifetime S   session lifetime in seconds (default %u)\n"
+"      --max-sessions N     set the module's session limit (default: leave it)\n"
+"In the file: one \"key = value\" per line, the key a long option name without\n"
+"\"--\"; a flag takes true or false; lines starting with # are comments.\n",
+		COAPD_CONFIG_DEFAULT_PATH, COAPD_PORT,
+		COAP_REGISTRY_DEFAULT_PATH, COAPD_TOKEN_LIFETIME);
+}
+
+/* A decimal in [min, max], nothing else; false otherwise. */
+static bool parse_uint(const char *s, unsigned long min, unsigned long max,
+		       unsigned long *out)
+{
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return !errno && !*end && *out >= min && *out <= max;
+}
+
+/*
+ * Applies one option (a flag's arg is NULL). NULL, or why arg is wrong; the
+ * caller says where it came from.
+ */
+static const char *apply_option(struct coapd_config *cfg, int opt,
+				const char *arg)
+{
+	unsigned long v;
+	int i;
+
+	switch (opt) {
+	case 'f':
+		cfg->foreground = true;
+		break;
+	case 'v':
+		if (cfg->log_level < LOG_DEBUG)
+			cfg->log_level++;
+		break;
+	case OPT_LOG_LEVEL:
+		for (i = LOG_ERR; i <= LOG_DEBUG; i++)
+			if (!strcmp(arg, log_levels[i]))
+				break;
+		if (i > LOG_DEBUG)
+			return "not error, warning, notice, info or debug";
+		cfg->log_level = i;
+		break;
+	case OPT_LOG_TARGET:
+		if (!strcmp(arg, "syslog"))
+			cfg->log_target = COAPD_LOG_SYSLOG;
+		else if (!strcmp(arg, "stderr"))
+			cfg->log_target = COAPD_LOG_STDERR;
+		else
+			return "not syslog or stderr";
+		break;
+	case 'p':
+		if (!parse_uint(arg, 1, 65535, &v))
+			return "not a port (1..65535)";
+		cfg->port = v;
+		break;
+	case 'r':
+		cfg->registry_path = arg;
+		break;
+	case OPT_SINK:
+		cfg->sink_path = arg;
+		break;
+	case OPT_FSYNC:
+		cfg->fsync = true;
+		break;
+	case OPT_CIPHER:
+		if (coap_proto_cipher_parse(arg, &cfg->cipher_default))
+			return "not aes-128-cbc or aes-128-ctr";
+		break;
+	case OPT_LIFETIME:
+		/* The kernel's lifetime attribute is a u32. */
+		if (!parse_uint(arg, 1, UINT32_MAX, &v))
+			return "not 1..4294967295 seconds";
+		cfg->token_lifetime = v;
+		break;
+	case OPT_MAX_SESSIONS:
+		if (!parse_uint(arg, 1, UINT32_MAX, &v))
+			return "not 1..4294967295";
+		cfg->max_sessions = v;
+		break;
+	default:
+		return "not an option"; /* unreachable: getopt/lookup vet it */
+	}
+	return NULL;
+}
+
+static const struct option *option_by_name(const char *name)
+{
+	const struct option *o;
+
+	for (o = longopts; o->name; o++)
+		if (!strcmp(o->name, name))
+			return o;
+	return NULL;
+}
+
+static const struct option *option_by_val(int val)
+{
+	const struct option *o;
+
+	for (o = longopts; o->name; o++)
+		if (o->val == val)
+			return o;
+	return NULL;
+}
+
+static int file_error(const char *path, unsigned int line, const char *key,
+		      const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "coapd: %s:%u: ", path, line);
+	if (key)
+		fprintf(stderr, "%s: ", key);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return -1;
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' ||
+			   end[-1] == '\r'))
+		*--end = '\0';
+	return s;
+}
+
+/* The whole file in one NUL-terminated buffer; NULL (errno) on failure. */
+static char *read_file(const char *path)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st))
+		goto err_close;
+	if (S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		goto err_close;
+	}
+	buf = malloc(CONFIG_FILE_MAX + 1);
+	if (!buf)
+		goto err_close;
+	/* Read one byte past the limit to see whether it was exceeded. */
+	n = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + n, CONFIG_FILE_MAX + 1 - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto err_free;
+		if (!r)
+			break;
+		n += r;
+		if (n > CONFIG_FILE_MAX) {
+			errno = EFBIG;
+			goto err_free;
+		}
+	}
+	close(fd);
+	if (memchr(buf, '\0', n)) {
+		free(buf);
+		errno = EILSEQ;
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+
+err_free:
+	free(buf);
+err_close:
+	close(fd);
+	return NULL;
+}
+
+/*
+ * Applies the file's options. The values point into the file's text, which
+ * cfg keeps (cfg->file_text) for the daemon's lifetime. missing_ok: a file
+ * that does not exist is no file. 0 or -1 (the error printed).
+ */
+static int load_file(struct coapd_config *cfg, const char *path,
+		     bool missing_ok)
+{
+	char *text, *line, *next;
+	unsigned int lineno = 0;
+
+	text = read_file(path);
+	if (!text) {
+		if (missing_ok && errno == ENOENT)
+			return 0;
+		fprintf(stderr, "coapd: config %s: %s\n", path,
+			errno == EILSEQ ? "contains a NUL byte" :
+			strerror(errno));
+		return -1;
+	}
+	cfg->file_text = text;
+	cfg->file_path = path;
+	for (line = text; line; line = next) {
+		const struct option *o;
+		char *key, *value, *eq;
+		const char *why;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		key = trim(line);
+		if (!*key || *key == '#')
+			continue;
+		eq = strchr(key, '=');
+		if (!eq)
+			return file_error(path, lineno, NULL,
+					  "not \"key = value\": '%s'", key);
+		*eq = '\0';
+		key = trim(key);
+		value = trim(eq + 1);
+		o = option_by_name(key);
+		if (!o)
+			return file_error(path, lineno, key, "unknown key");
+		if (cli_only(o->val))
+			return file_error(path, lineno, key,
+					  "only on the command line");
+		if (!*value)
+			return file_error(path, lineno, key, "no value");
+		if (o->has_arg == no_argument) {
+			if (!strcmp(value, "false"))
+				continue;
+			if (strcmp(value, "true"))
+				return file_error(path, lineno, key,
+						  "'%s' is not true or false",
+						  value);
+			value = NULL;
+		}
+		why = apply_option(cfg, o->val, value);
+		if (why)
+			return file_error(path, lineno, key, "'%s' is %s",
+					  value, why);
+	}
+	return 0;
+}
+
+int coapd_config_load(struct coapd_config *cfg, int argc, char **argv)
+{
+	struct { int opt; const char *arg; } *flags;
+	const char *path = COAPD_CONFIG_DEFAULT_PATH;
+	bool path_given = false;
+	int opt, n = 0, i, ret = -1;
+
+	*cfg = (struct coapd_config) {
+		.port = COAPD_PORT,
+		.registry_path = COAP_REGISTRY_DEFAULT_PATH,
+		.cipher_default = COAP_CIPHER_AES_128_CBC,
+		.token_lifetime = COAPD_TOKEN_LIFETIME,
+		.log_level = LOG_INFO,
+	};
+	/* First the flags are collected: the file comes before them. */
+	flags = calloc(argc, sizeof(*flags));
+	if (!flags) {
+		fprintf(stderr, "coapd: out of memory\n");
+		return -1;
+	}
+	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			path_given = true;
+			break;
+		case OPT_CHECK:
+			cfg->check_only = true;
+			break;
+		case 'h':
+			usage();
+			free(flags);
+			exit(0);
+		case '?':
+			fprintf(stderr, "Try 'coapd --help'.\n");
+			goto out;
+		default:
+			flags[n].opt = opt;
+			flags[n++].arg = optarg;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "coapd: unexpected argument '%s'\n", argv[optind]);
+		goto out;
+	}
+	if (load_file(cfg, path, !path_given))
+		goto out;
+	for (i = 0; i < n; i++) {
+		const char *why = apply_option(cfg, flags[i].opt, flags[i].arg);
+
+		if (why) {
+			fprintf(stderr, "coapd: --%s: '%s' is %s\n",
+				option_by_val(flags[i].opt)->name,
+				flags[i].arg, why);
+			goto out;
+		}
+	}
+	if (cfg->log_target == COAPD_LOG_DEFAULT)
+		cfg->log_target = cfg->foreground ? COAPD_LOG_STDERR :
+				  COAPD_LOG_SYSLOG;
+	ret = 0;
+out:
+	free(flags);
+	return ret;
+}
+
+void coapd_config_print(const struct coapd_config *cfg, FILE *f)
+{
+	fprintf(f, "# coapd's effective configuration (source: %s)\n",
+		cfg->file_path ? cfg->file_path : "defaults and flags");
+	fprintf(f, "foreground = %s\n", cfg->foreground ? "true" : "false");
+	fprintf(f, "log-level = %s\n", log_levels[cfg->log_level]);
+	fprintf(f, "log-target = %s\n",
+		cfg->log_target == COAPD_LOG_SYSLOG ? "syslog" : "stderr");
+	fprintf(f, "port = %u\n", cfg->port);
+	fprintf(f, "registry = %s\n", cfg->registry_path);
+	if (cfg->sink_path)
+		fprintf(f, "sink-file = %s\n", cfg->sink_path);
+	else
+		fprintf(f, "# sink-file: none, stdout\n");
+	fprintf(f, "fsync = %s\n", cfg->fsync ? "true" : "false");
+	fprintf(f, "cipher-default = %s\n",
+		coap_proto_cipher_name(cfg->cipher_default));
+	fprintf(f, "token-lifetime = %u\n", cfg->token_lifetime);
+	if (cfg->max_sessions)
+		fprintf(f, "max-sessions = %u\n", cfg->max_sessions);
+	else
+		fprintf(f, "# max-sessions: not set, the module's stays\n");
+}
+
+void coapd_config_free(struct coapd_config *cfg)
+{
+	free(cfg->file_text);
+	cfg->file_text = NULL;
+}
