@@ -9,6 +9,11 @@
  * works at every level. Exit status: 0 success, 1 usage error (message on
  * stderr), 2 the kernel or the registry refused or failed.
  *
+ * Objects and verbs may be abbreviated like ip(8)'s: any prefix that names
+ * one word ("coapctl se l" is "coapctl session list"), plus a few short
+ * forms of the most used ones ("s" is session). A prefix of several words
+ * is a usage error rather than a guess.
+ *
  * Nothing secret is printed unless asked: session keys never (the kernel
  * does not give them out), tokens shortened unless --show-tokens, device
  * secrets hidden unless --show-secrets (and once, when generated).
@@ -52,8 +57,10 @@ static struct {
 
 static const char usage_main[] =
 "Usage: coapctl [-j [-p]] [-s] [-r REGISTRY] OBJECT [VERB [ARG...]]\n"
-"       coapctl help | OBJECT help\n"
+"       coapctl help [OBJECT] | OBJECT help | OBJECT VERB help\n"
 "OBJECT := session | device | stats | monitor | socket | config\n"
+"Objects and verbs may be abbreviated to a unique prefix (\"s\" is session):\n"
+"coapctl se l = coapctl session list.\n"
 "Options:\n"
 "  -j, --json       JSON output\n"
 "  -p, --pretty     indented JSON (with -j)\n"
@@ -67,8 +74,15 @@ static const char usage_session[] =
 "                       (secret SECRET random RANDOM | random RANDOM | key HEX32)\n"
 "                       [seq-offset N] [cipher aes-128-cbc|aes-128-ctr]\n"
 "                       [lifetime SECONDS] [idle SECONDS]\n"
+"       coapctl session rekey TOKEN (secret SECRET random RANDOM | random RANDOM\n"
+"                                  | key HEX32) [seq-offset N]\n"
+"                       [cipher C] [lifetime SECONDS] [idle SECONDS]\n"
 "       coapctl session del (TOKEN | device PK/DN)\n"
 "       coapctl session flush\n"
+"rekey gives an existing session a new key in one atomic step (the device\n"
+"keeps its token); its replay window restarts at the seq-offset. Device,\n"
+"cipher, idle timeout, the remaining lifetime and the seq-offset stay\n"
+"unless given.\n"
 "With \"random\" alone the device's secret comes from the registry;\n"
 "\"secret -\" reads it from stdin (kept out of ps and shell history).\n"
 "The key is never shown; tokens are shortened unless --show-tokens.\n";
@@ -145,6 +159,48 @@ static bool is_help(const char *arg)
 }
 
 /* ---- argument parsing helpers -------------------------------------- */
+
+/* A keyword; words with the same id are aliases of one meaning. */
+struct word {
+	const char *name;
+	int id;
+};
+
+/*
+ * The id of ARG among WORDS (NULL-terminated): an exact name first, else
+ * the one meaning ARG is a prefix of; -1 when none is. A prefix of two
+ * meanings is a usage error naming them.
+ */
+static int lookup(const char *arg, const struct word *words, const char *what,
+		  const char *usage)
+{
+	size_t len = strlen(arg);
+	char seen[256] = "";
+	const struct word *w;
+	int id = -1;
+	bool ambiguous = false;
+
+	for (w = words; w->name; w++)
+		if (!strcmp(arg, w->name))
+			return w->id;
+	if (!len)
+		return -1;
+	for (w = words; w->name; w++) {
+		size_t used = strlen(seen);
+
+		if (strncmp(arg, w->name, len))
+			continue;
+		if (id >= 0 && id != w->id)
+			ambiguous = true;
+		if (used + strlen(w->name) + 3 < sizeof(seen))
+			snprintf(seen + used, sizeof(seen) - used, "%s%s",
+				 used ? ", " : "", w->name);
+		id = w->id;
+	}
+	if (ambiguous)
+		usage_error(usage, "%s \"%s\" is ambiguous (%s)", what, arg, seen);
+	return id;
+}
 
 static uint64_t parse_u64(const char *text, const char *what, uint64_t max,
 			  const char *usage)
@@ -695,25 +751,64 @@ static int hexval(char c)
 	return -1;
 }
 
-static int cmd_session_add(int argc, char **argv)
+/* The session with TOKEN, into *out: 0, or the kernel's -errno. */
+static int session_get(const char *token, struct session *out)
+{
+	char buf[COAP_NL_BUF_SIZE];
+	struct session_list l = { 0 };
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+	int err;
+
+	nlh = coap_nl_request(&nl, buf, COAP_OFFLOAD_CMD_SESSION_GET, 0);
+	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
+	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, strlen(token), token);
+	mnl_attr_nest_end(nlh, nest);
+	err = coap_nl_talk(&nl, nlh, session_cb, &l);
+	if (!err && l.n != 1)
+		err = -ENOENT;
+	if (!err)
+		*out = l.s[0];
+	free(l.s);
+	return err;
+}
+
+/*
+ * session add (a new token) and session rekey TOKEN (SESSION_REPLACE: the
+ * session keeps its token, identity and, unless given, its cipher, seq
+ * offset, idle timeout and remaining lifetime; only the key is new).
+ */
+static int session_set(int argc, char **argv, bool rekey)
 {
 	char pk[COAP_REGISTRY_ID_MAX + 2] = "", dn[COAP_REGISTRY_ID_MAX + 2];
 	const char *token = NULL, *secret = NULL, *random = NULL, *key_hex = NULL;
+	const char *what = rekey ? "session rekey" : "session add";
 	uint64_t seq_offset = 0, lifetime = 0, idle = 0;
-	bool has_lifetime = false, has_idle = false;
+	bool has_lifetime = false, has_idle = false, has_cipher = false;
+	bool has_seq_offset = false;
 	enum coap_cipher cipher = COAP_CIPHER_AES_128_CBC;
 	uint8_t key[COAP_PROTO_KEY_LEN];
 	char secret_buf[COAP_REGISTRY_SECRET_MAX + 2];
 	struct coap_device dev = { 0 };
 	char buf[COAP_NL_BUF_SIZE];
+	struct session old;
 	struct nlmsghdr *nlh;
 	struct nlattr *nest;
-	int i, err;
+	int i = 0, err;
 
-	for (i = 0; i < argc; i++) {
+	if (rekey) {
+		if (!argc)
+			usage_error(usage_session, "session rekey needs TOKEN");
+		token = argv[0];
+		i = 1;
+	}
+	for (; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (!strcmp(a, "device")) {
+		if (rekey && (!strcmp(a, "device") || !strcmp(a, "token"))) {
+			usage_error(usage_session,
+				    "session rekey keeps the session's %s", a);
+		} else if (!strcmp(a, "device")) {
 			parse_device(next_arg(argc, argv, &i, usage_session),
 				     pk, dn, usage_session);
 		} else if (!strcmp(a, "token")) {
@@ -730,7 +825,9 @@ static int cmd_session_add(int argc, char **argv)
 			seq_offset = parse_u64(next_arg(argc, argv, &i, usage_session),
 					       "seq-offset", COAP_PROTO_SEQ_MAX,
 					       usage_session);
+			has_seq_offset = true;
 		} else if (!strcmp(a, "cipher")) {
+			has_cipher = true;
 			if (coap_proto_cipher_parse(next_arg(argc, argv, &i,
 							     usage_session),
 						    &cipher))
@@ -749,7 +846,7 @@ static int cmd_session_add(int argc, char **argv)
 			usage_error(usage_session, "unknown argument \"%s\"", a);
 		}
 	}
-	if (!pk[0] || !token)
+	if (!rekey && (!pk[0] || !token))
 		usage_error(usage_session, "session add needs device PK/DN and token TOKEN");
 	if (!*token || strlen(token) > COAP_OFFLOAD_TOKEN_MAX)
 		usage_error(usage_session, "a token is 1..%d bytes",
@@ -769,7 +866,32 @@ static int cmd_session_add(int argc, char **argv)
 				usage_error(usage_session, "key is 32 hex digits");
 			key[i] = hi << 4 | lo;
 		}
-	} else {
+	}
+	if (rekey) {
+		/* Identity and defaults come from the session itself. */
+		nl_open();
+		err = session_get(token, &old);
+		if (err == -ENOENT)
+			fail("session rekey: no session with that token");
+		if (err)
+			nl_fail("session rekey", err);
+		snprintf(pk, sizeof(pk), "%s", old.pk);
+		snprintf(dn, sizeof(dn), "%s", old.dn);
+		if (!has_cipher)
+			cipher = old.cipher;
+		if (!has_seq_offset)
+			seq_offset = old.seq_offset;
+		if (!has_idle && old.idle_timeout) {
+			idle = old.idle_timeout;
+			has_idle = true;
+		}
+		if (!has_lifetime) {
+			/* A rekey does not extend the session's life. */
+			lifetime = old.lifetime ? old.lifetime : 1;
+			has_lifetime = true;
+		}
+	}
+	if (!key_hex) {
 		if (!secret) {
 			/* The device's secret, as coapd would use it. */
 			struct coap_registry *r;
@@ -797,8 +919,10 @@ static int cmd_session_add(int argc, char **argv)
 			fail("cannot derive the session key: %s", strerror(-err));
 	}
 
-	nl_open();
-	nlh = coap_nl_request(&nl, buf, COAP_OFFLOAD_CMD_SESSION_NEW, 0);
+	if (!rekey)
+		nl_open();
+	nlh = coap_nl_request(&nl, buf, rekey ? COAP_OFFLOAD_CMD_SESSION_REPLACE :
+			      COAP_OFFLOAD_CMD_SESSION_NEW, 0);
 	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
 	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, strlen(token), token);
 	mnl_attr_put_strz(nlh, COAP_OFFLOAD_SESSION_A_PRODUCT_KEY, pk);
@@ -818,29 +942,52 @@ static int cmd_session_add(int argc, char **argv)
 	if (err == -EEXIST)
 		fail("session add: that token is already in use");
 	if (err == -ENOSPC)
-		fail("session add: the session table is full (config set max-sessions)");
+		fail("%s: the session table is full (config set max-sessions)",
+		     what);
+	if (err == -ENOENT && rekey)
+		fail("session rekey: the session is gone (expired or deleted)");
 	if (err)
-		nl_fail("session add", err);
+		nl_fail(what, err);
 	return 0;
 }
 
+enum { V_SHOW, V_ADD, V_DEL, V_FLUSH, V_REKEY, V_DEVICE, V_SET, V_RESET,
+       V_ENABLE, V_DISABLE, V_ALL, V_MESSAGES, V_EVENTS };
+
 static int cmd_session(int argc, char **argv)
 {
+	static const struct word verbs[] = {
+		{ "show", V_SHOW }, { "list", V_SHOW }, { "add", V_ADD },
+		{ "del", V_DEL }, { "delete", V_DEL }, { "flush", V_FLUSH },
+		{ "rekey", V_REKEY },
+		/* "session device X" reads as "session show device X". */
+		{ "device", V_DEVICE }, { NULL, 0 },
+	};
 	const char *verb = argc ? argv[0] : "show";
+	int v;
 
 	if (argc && is_help(verb))
 		help(usage_session);
-	if (argc > 1 && is_help(argv[1]))
+	if (argc > 1 && is_help(argv[argc - 1]))
 		help(usage_session);
+	if (!strcmp(verb, "--show-tokens"))
+		return cmd_session_show(argc, argv);
+	v = lookup(verb, verbs, "session verb", usage_session);
 	if (argc)
 		argc--, argv++;
-	if (!strcmp(verb, "show") || !strcmp(verb, "list"))
+	if (v == V_SHOW)
 		return cmd_session_show(argc, argv);
-	if (!strcmp(verb, "add"))
-		return cmd_session_add(argc, argv);
-	if (!strcmp(verb, "del") || !strcmp(verb, "delete"))
+	if (v == V_ADD)
+		return session_set(argc, argv, false);
+	if (v == V_REKEY)
+		return session_set(argc, argv, true);
+	if (v == V_DEL)
 		return cmd_session_del(argc, argv);
-	if (!strcmp(verb, "flush")) {
+	if (v == V_DEVICE) {
+		argv[-1] = (char *)"device";
+		return cmd_session_show(argc + 1, argv - 1);
+	}
+	if (v == V_FLUSH) {
 		int err;
 
 		if (argc)
@@ -851,9 +998,6 @@ static int cmd_session(int argc, char **argv)
 			nl_fail("session flush", err);
 		return 0;
 	}
-	/* "session device X" reads as "session show device X". */
-	if (!strcmp(verb, "device") || !strcmp(verb, "--show-tokens"))
-		return cmd_session_show(argc + 1, argv - 1);
 	usage_error(usage_session, "unknown session verb \"%s\"", verb);
 }
 
@@ -930,9 +1074,20 @@ static int cmd_stats(int argc, char **argv)
 	size_t i;
 	int a;
 
+	static const struct word verbs[] = {
+		{ "show", V_SHOW }, { "reset", V_RESET }, { NULL, 0 },
+	};
+	int verb = -1;
+
 	if (argc && is_help(argv[0]))
 		help(usage_stats);
-	if (argc && !strcmp(argv[0], "reset")) {
+	if (argc && argv[0][0] != '-') {
+		verb = lookup(argv[0], verbs, "stats verb", usage_stats);
+		if (verb < 0)
+			usage_error(usage_stats, "unknown stats verb \"%s\"",
+				    argv[0]);
+	}
+	if (verb == V_RESET) {
 		int err;
 
 		if (argc > 1 && is_help(argv[1]))
@@ -948,7 +1103,7 @@ static int cmd_stats(int argc, char **argv)
 	for (a = 0; a < argc; a++) {
 		if (!strcmp(argv[a], "--prometheus"))
 			prometheus = true;
-		else if (a == 0 && !strcmp(argv[a], "show"))
+		else if (a == 0 && verb == V_SHOW)
 			continue;
 		else if (is_help(argv[a]))
 			help(usage_stats);
@@ -1006,10 +1161,14 @@ static int cmd_socket(int argc, char **argv)
 {
 	uint64_t v[COAP_OFFLOAD_STAT_MAX + 1];
 
-	if (argc && is_help(argv[0]))
+	static const struct word verbs[] = {
+		{ "show", V_SHOW }, { "list", V_SHOW }, { NULL, 0 },
+	};
+
+	if (argc && is_help(argv[argc - 1]))
 		help(usage_socket);
-	if (argc > 1 || (argc == 1 && strcmp(argv[0], "show") &&
-			 strcmp(argv[0], "list")))
+	if (argc > 1 || (argc == 1 &&
+			 lookup(argv[0], verbs, "socket verb", usage_socket) < 0))
 		usage_error(usage_socket, "unknown socket argument \"%s\"",
 			    argv[argc - 1]);
 	nl_open();
@@ -1176,17 +1335,22 @@ static int config_set(int argc, char **argv)
 
 static int cmd_config(int argc, char **argv)
 {
+	static const struct word verbs[] = {
+		{ "show", V_SHOW }, { "set", V_SET }, { NULL, 0 },
+	};
+
 	if (!argc)
 		return config_show();
 	if (is_help(argv[0]) || (argc > 1 && is_help(argv[1])))
 		help(usage_config);
-	if (!strcmp(argv[0], "show")) {
+	switch (lookup(argv[0], verbs, "config verb", usage_config)) {
+	case V_SHOW:
 		if (argc > 1)
 			usage_error(usage_config, "config show takes no argument");
 		return config_show();
-	}
-	if (!strcmp(argv[0], "set"))
+	case V_SET:
 		return config_set(argc - 1, argv + 1);
+	}
 	usage_error(usage_config, "unknown config verb \"%s\"", argv[0]);
 }
 
@@ -1345,14 +1509,22 @@ static int cmd_monitor(int argc, char **argv)
 	char *buf;
 	int i, err, fd;
 
+	static const struct word what[] = {
+		{ "all", V_ALL }, { "messages", V_MESSAGES }, { "events", V_EVENTS },
+		{ NULL, 0 },
+	};
+
 	for (i = 0; i < argc; i++) {
+		int w = argv[i][0] == '-' ? -1 :
+			lookup(argv[i], what, "monitor argument", usage_monitor);
+
 		if (is_help(argv[i]))
 			help(usage_monitor);
-		else if (!strcmp(argv[i], "messages"))
+		else if (w == V_MESSAGES)
 			events = false;
-		else if (!strcmp(argv[i], "events"))
+		else if (w == V_EVENTS)
 			messages = false;
-		else if (!strcmp(argv[i], "all"))
+		else if (w == V_ALL)
 			;
 		else if (!strcmp(argv[i], "-t") || !strcmp(argv[i], "--timestamp"))
 			m.timestamps = true;
@@ -1534,15 +1706,21 @@ static int device_list(int argc, char **argv)
 static int cmd_device(int argc, char **argv)
 {
 	char pk[COAP_REGISTRY_ID_MAX + 2], dn[COAP_REGISTRY_ID_MAX + 2];
+	static const struct word verbs[] = {
+		{ "show", V_SHOW }, { "list", V_SHOW }, { "add", V_ADD },
+		{ "del", V_DEL }, { "delete", V_DEL }, { "enable", V_ENABLE },
+		{ "disable", V_DISABLE }, { NULL, 0 },
+	};
 	const char *verb = argc ? argv[0] : "show";
 	struct coap_registry *r;
-	int err;
+	int err, v;
 
-	if (argc && (is_help(verb) || (argc > 1 && is_help(argv[1]))))
+	if (argc && (is_help(verb) || (argc > 1 && is_help(argv[argc - 1]))))
 		help(usage_device);
-	if (!argc || !strcmp(verb, "show") || !strcmp(verb, "list"))
+	v = lookup(verb, verbs, "device verb", usage_device);
+	if (!argc || v == V_SHOW)
 		return device_list(argc ? argc - 1 : 0, argv + 1);
-	if (!strcmp(verb, "add")) {
+	if (v == V_ADD) {
 		/* One more than a valid secret: a too-long one fails the check. */
 		char secret[COAP_REGISTRY_SECRET_MAX + 2];
 		bool generated = true;
@@ -1585,20 +1763,21 @@ static int cmd_device(int argc, char **argv)
 		explicit_bzero(secret, sizeof(secret));
 		return 0;
 	}
-	if (!strcmp(verb, "del") || !strcmp(verb, "delete") ||
-	    !strcmp(verb, "enable") || !strcmp(verb, "disable")) {
+	if (v == V_DEL || v == V_ENABLE || v == V_DISABLE) {
+		const char *name = v == V_DEL ? "device del" :
+				   v == V_ENABLE ? "device enable" : "device disable";
+
 		if (argc != 2)
-			usage_error(usage_device, "device %s needs PK/DN", verb);
+			usage_error(usage_device, "%s needs PK/DN", name);
 		parse_device(argv[1], pk, dn, usage_device);
 		r = registry_open(false);
-		if (verb[0] == 'd' && verb[1] == 'e')
+		if (v == V_DEL)
 			err = coap_registry_del(r, pk, dn);
 		else
-			err = coap_registry_set_enabled(r, pk, dn, verb[0] == 'e');
+			err = coap_registry_set_enabled(r, pk, dn, v == V_ENABLE);
 		coap_registry_close(r);
 		if (err)
-			registry_fail(verb[0] == 'd' && verb[1] == 'e' ?
-				      "device del" : verb, pk, dn, err);
+			registry_fail(name, pk, dn, err);
 		return 0;
 	}
 	usage_error(usage_device, "unknown device verb \"%s\"", verb);
@@ -1606,22 +1785,21 @@ static int cmd_device(int argc, char **argv)
 
 /* ---- main ----------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-} objects[] = {
-	{ "session", cmd_session },
-	{ "device", cmd_device },
-	{ "stats", cmd_stats },
-	{ "monitor", cmd_monitor },
-	{ "socket", cmd_socket },
-	{ "config", cmd_config },
+static int (*const object_fn[])(int argc, char **argv) = {
+	cmd_session, cmd_device, cmd_stats, cmd_monitor, cmd_socket, cmd_config,
+};
+
+static const struct word objects[] = {
+	{ "session", 0 }, { "device", 1 }, { "stats", 2 }, { "monitor", 3 },
+	{ "socket", 4 }, { "config", 5 },
+	/* The short form of the most used object, like ip's "a" for address. */
+	{ "s", 0 },
+	{ NULL, 0 },
 };
 
 int main(int argc, char **argv)
 {
-	size_t k;
-	int i;
+	int i, k;
 
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
 		const char *a = argv[i];
@@ -1651,10 +1829,20 @@ int main(int argc, char **argv)
 		usage_error(usage_main, "-p only goes with -j");
 	if (i >= argc)
 		usage_error(usage_main, "no object given");
-	if (!strcmp(argv[i], "help"))
-		help(usage_main);
-	for (k = 0; k < sizeof(objects) / sizeof(objects[0]); k++)
-		if (!strcmp(argv[i], objects[k].name))
-			return objects[k].fn(argc - i - 1, argv + i + 1);
-	usage_error(usage_main, "unknown object \"%s\"", argv[i]);
+	if (!strcmp(argv[i], "help")) {
+		/* "coapctl help session" is "coapctl session help". */
+		if (i + 2 < argc)
+			usage_error(usage_main, "help takes one OBJECT");
+		if (i + 1 == argc)
+			help(usage_main);
+		k = lookup(argv[i + 1], objects, "object", usage_main);
+		if (k < 0)
+			usage_error(usage_main, "unknown object \"%s\"", argv[i + 1]);
+		argv[i + 1] = (char *)"help";
+		return object_fn[k](1, argv + i + 1);
+	}
+	k = lookup(argv[i], objects, "object", usage_main);
+	if (k < 0)
+		usage_error(usage_main, "unknown object \"%s\"", argv[i]);
+	return object_fn[k](argc - i - 1, argv + i + 1);
 }

@@ -86,6 +86,25 @@ usage_error "config set bad token-alias" config set token-alias maybe
 usage_error "config set max-sessions 0" config set max-sessions 0
 usage_error "config set rules empty" config set rules
 usage_error "socket unknown verb" socket frob
+usage_error "socket extra argument" socket show now
+usage_error "session rekey without token" session rekey
+usage_error "session rekey without key" session rekey tok
+usage_error "session rekey with device" session rekey tok device a1PK/dev1 key 00112233445566778899aabbccddeeff
+usage_error "session rekey with token" session rekey tok token t2 key 00112233445566778899aabbccddeeff
+usage_error "session rekey bad key" session rekey tok key 0011223344556677889900112233445g
+usage_error "session rekey key and random" session rekey tok key 00112233445566778899aabbccddeeff random 12
+usage_error "session rekey secret without random" session rekey tok secret s
+usage_error "session rekey token too long" session rekey "$(printf 'x%.0s' $(seq 65))" key 00112233445566778899aabbccddeeff
+usage_error "session rekey huge seq-offset" session rekey tok key 00112233445566778899aabbccddeeff seq-offset 99999999999999999999999
+usage_error "session rekey lifetime 0" session rekey tok key 00112233445566778899aabbccddeeff lifetime 0
+# Abbreviations: a prefix of two meanings is an error, not a guess.
+usage_error "ambiguous session verb (del/device)" session d
+usage_error "ambiguous device verb (del/disable)" device d a1PK/dev1
+usage_error "ambiguous config verb (show/set)" config s
+usage_error "empty monitor argument" monitor ''
+usage_error "unknown object abbreviation" x
+usage_error "help with two objects" help session device
+usage_error "help of an unknown object" help frob
 
 help_ok help
 help_ok --help
@@ -99,6 +118,27 @@ help_ok monitor help
 help_ok socket help
 help_ok config help
 help_ok config set help
+help_ok session rekey help
+help_ok help session
+help_ok help s
+help_ok s help
+help_ok se a help
+help_ok dev help
+help_ok st r help
+help_ok mon help
+help_ok so help
+help_ok c help
+
+# Without the module (the host cannot load it): every kernel verb is a
+# kernel error, exit 2, with the reason, whatever the abbreviation.
+for args in "s l" "session list" "se li" "st" "so" "c" "c sh" \
+	"s fl" "session rekey tok key 00112233445566778899aabbccddeeff" \
+	"s del tok" "mon e --count 1" "config set max-sessions 10"; do
+	# shellcheck disable=SC2086
+	run $args
+	[ $rc = 2 ] && grep -q 'module is not loaded' "$tmp/err" && [ ! -s "$tmp/out" ]
+	ok $? "no module: 'coapctl $args' exits 2"
+done
 
 # The registry commands, end to end.
 run -r "$reg" device list
@@ -133,9 +173,9 @@ ok $? "device list: header and three devices, secrets hidden"
 run -r "$reg" device list --show-secrets
 [ $rc = 0 ] && grep -q -- "$secret" "$tmp/out" && grep -q "DROP TABLE devices;--" "$tmp/out"
 ok $? "device list --show-secrets shows them verbatim"
-run -r "$reg" device list b1PK
+run -r "$reg" d l b1PK
 [ $rc = 0 ] && [ "$(grep -c . "$tmp/out")" = 2 ] && grep -q '^b1PK ' "$tmp/out"
-ok $? "device list PK filters"
+ok $? "device list PK filters (as \"d l\")"
 
 run -r "$reg" device disable a1PK/dev1
 ok $rc "device disable"
@@ -164,8 +204,8 @@ run -r "$reg" device enable a1PK/nope
 [ $rc = 2 ] && grep -q 'no device' "$tmp/err"
 ok $? "device enable of a missing device exits 2"
 
-run -r "$reg" device del a1PK/dev2
-ok $rc "device del"
+run -r "$reg" dev del a1PK/dev2
+ok $rc "device del (as \"dev del\")"
 run -r "$reg" device del a1PK/dev2
 [ $rc = 2 ]
 ok $? "device del again exits 2"

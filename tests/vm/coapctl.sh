@@ -188,6 +188,35 @@ run -j socket
 [ $rc = 0 ] && json_check "assert d['per_socket'] is False and 'rx' in d and 'passed' in d, d"
 ok $? "-j socket"
 
+# Abbreviated like ip(8): the same listing.
+"$coapctl" -j session list >"$tmp/full" 2>&1
+run -j s l
+[ $rc = 0 ] && json_check "
+full = json.load(open('$tmp/full'))
+ids = lambda l: sorted((s['token_prefix'], s['device_name']) for s in l)
+assert len(d) == 3 and ids(d) == ids(full), (d, full)
+"
+ok $? "coapctl s l is coapctl session list"
+
+# rekey (SESSION_REPLACE): key and seq-offset new, identity, cipher, idle
+# and remaining lifetime kept. (That the new key is the one used is
+# tests/vm/static-session.sh's, with traffic.)
+run session rekey tok-two key ffeeddccbbaa99887766554433221100 seq-offset 70
+ok $rc "session rekey TOKEN key HEX seq-offset N"
+run -j session show device $PK/dev2
+[ $rc = 0 ] && json_check "
+assert len(d) == 1, d
+s = d[0]
+assert s['cipher'] == 'aes-128-ctr' and s['seq_offset'] == 70, s
+assert 3500 <= s['lifetime_left'] <= 3600 and s['idle_timeout'] == 600, s
+"
+ok $? "after rekey: same device, cipher, idle, lifetime; seq-offset 70"
+run -r "$tmp/reg.db" se rek tok-three random 1111222233334444
+ok $rc "se rek TOKEN random R: the secret from the registry"
+run session rekey tok-missing key $KEY
+[ $rc = 2 ] && grep -q "no session" "$tmp/err"
+ok $? "session rekey of a missing token exits 2"
+
 run session del $TOKEN
 ok $rc "session del TOKEN"
 run session del $TOKEN

@@ -41,6 +41,11 @@ else
 	echo "no $coapctl: coapctl tier missing"
 fi
 
+# A static session (coapctl session add/rekey) against publishes built on
+# the host with the openssl CLI (tests/run-all wrote them).
+bash "$(dirname "$0")/static-session.sh" check "$stdir/../static-session" \
+	"$stdir/.." 2>&1 | tee "$out/static-session.tap"
+
 # End to end: coapd, a test device and libcoap's coap-client over the module
 # (before lifetime, which unloads it). Its TAP carries its own plan.
 bash "$(dirname "$0")/../e2e/auth_publish.sh" "$stdir/.." 2>&1 | tee "$out/e2e.tap"
