@@ -75,11 +75,13 @@ JSONC_LIBS := $(or $(shell pkg-config --libs json-c 2>/dev/null),-ljson-c)
 COAPD_SRC := $(wildcard userspace/coapd/*.c)
 COAPD_LIB := $(WIRE_SRC) userspace/lib/coap_nl.c userspace/lib/coap_proto.c \
 	userspace/lib/registry.c
+# DTLS mode needs libcoap's OpenSSL flavour (not notls).
+COAPD_DTLS_LIBS := $(or $(shell pkg-config --libs libcoap-3-openssl 2>/dev/null),-lcoap-3-openssl) -lssl
 $(BUILD)/coapd: $(COAPD_SRC) userspace/coapd/coapd.h $(COAPD_LIB) $(WIRE_HDR) \
 		$(wildcard userspace/lib/*.h) include/uapi/linux/coap_offload.h
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $(JSONC_CFLAGS) $(COAPD_SRC) \
-		$(COAPD_LIB) -lmnl -lcrypto -lsqlite3 $(JSONC_LIBS) -lcbor -o $@
+		$(COAPD_LIB) -lmnl $(COAPD_DTLS_LIBS) -lcrypto -lsqlite3 $(JSONC_LIBS) -lcbor -o $@
 
 # End-to-end test programs (tests/e2e/, run in the VM by guest-tests.sh).
 $(BUILD)/e2e/device-client: tests/e2e/device-client.c $(WIRE_SRC) $(WIRE_HDR) \

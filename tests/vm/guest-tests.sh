@@ -51,6 +51,8 @@ bash "$(dirname "$0")/static-session.sh" check "$stdir/../static-session" \
 bash "$(dirname "$0")/../e2e/auth_publish.sh" "$stdir/.." 2>&1 | tee "$out/e2e.tap"
 # coap-device (libcoap) against coapd: auth, publishes in both suites.
 bash "$(dirname "$0")/../e2e/coap-device.sh" "$stdir/.." 2>&1 | tee "$out/coap-device.tap"
+# DTLS mode on 5684: a test CA, coap-client-openssl in both modes.
+bash "$(dirname "$0")/../e2e/dtls.sh" "$stdir/.." 2>&1 | tee "$out/dtls.tap"
 
 # Last: it tears things down under traffic, the module included.
 run_selftest "$stdir/lifetime"

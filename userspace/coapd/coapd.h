@@ -21,6 +21,10 @@
 #define COAPD_CONFIG_DEFAULT_PATH	"/etc/coap-offload/coapd.conf"
 #define COAPD_PORT			5682
 #define COAPD_TOKEN_LIFETIME		(7U * 24 * 3600)
+#define COAPD_DTLS_PORT			5684
+#define COAPD_DTLS_MAX_SESSIONS		1024
+#define COAPD_DTLS_IDLE_TIMEOUT		300
+#define COAPD_DTLS_HANDSHAKE_RATE	60
 
 enum coapd_log_target { COAPD_LOG_DEFAULT, COAPD_LOG_STDERR, COAPD_LOG_SYSLOG };
 
@@ -39,6 +43,12 @@ struct coapd_config {
 	enum coapd_log_target log_target;
 	const char *file_path;		/* the config file read, or NULL */
 	char *file_text;		/* its text: the values point into it */
+	/* DTLS mode (dtls.c): port 0 turns it off; no cert: PSK only. */
+	uint16_t dtls_port;
+	const char *dtls_cert, *dtls_key;	/* PEM files */
+	unsigned int dtls_max_sessions;
+	unsigned int dtls_idle_timeout;		/* seconds */
+	unsigned int dtls_handshake_rate;	/* per host and minute */
 };
 
 struct coapd {
@@ -50,6 +60,7 @@ struct coapd {
 	int sink_fd;
 	int sig_fd;
 	struct auth_cache *cache;
+	struct coapd_dtls *dtls;	/* NULL when DTLS mode is off */
 };
 
 /*
@@ -85,6 +96,16 @@ void coapd_udp_input(struct coapd *d, int fd);
 /* Ask for each datagram's local address (to answer from it). 0 or -1. */
 int coapd_udp_pktinfo(int fd, int family);
 
+/*
+ * dtls.c: DTLS mode on cfg.dtls_port (libcoap + OpenSSL). open: 0 or -1
+ * (logged); fd: what the poll loop waits on (-1: off); input: run libcoap
+ * (handshakes, requests, its timers) without blocking.
+ */
+int coapd_dtls_open(struct coapd *d);
+int coapd_dtls_fd(const struct coapd *d);
+void coapd_dtls_input(struct coapd *d);
+void coapd_dtls_close(struct coapd *d);
+
 /* codec.c: the /auth payload, JSON or CBOR, as flat text fields. */
 #define AUTH_FIELDS_MAX		16
 #define AUTH_NAME_MAX		32
@@ -104,7 +125,10 @@ int coapd_auth_decode(const uint8_t *p, size_t len, bool cbor,
 /* The value of field name, or NULL; *is_string (may be NULL) its kind. */
 const char *coapd_auth_field(const struct auth_input *in, const char *name,
 			     bool *is_string);
-/* The 2.05 payload of symmetric mode; its length, -ENOSPC or -ENOMEM. */
+/*
+ * The 2.05 payload of /auth: symmetric mode's, or DTLS mode's (the token
+ * alone) when random is NULL. Its length, -ENOSPC or -ENOMEM.
+ */
 int coapd_auth_encode_grant(bool cbor, const char *random,
 			    unsigned int seq_offset, const char *token,
 			    uint8_t *out, size_t cap);

@@ -162,31 +162,33 @@ const char *coapd_auth_field(const struct auth_input *in, const char *name,
 static int encode_cbor(const char *random, unsigned int seq_offset,
 		       const char *token, uint8_t *out, size_t cap)
 {
-	cbor_item_t *map, *k[3], *v[3];
+	cbor_item_t *map, *k[3] = { NULL }, *v[3] = { NULL };
 	unsigned char *buf = NULL;
 	size_t size = 0, len = 0;
+	int i, n = 0;
 	bool ok;
-	int i;
 
 	/* The same keys, in the same order, as the JSON answer. */
-	map = cbor_new_definite_map(3);
-	k[0] = cbor_build_string("random");
-	v[0] = cbor_build_string(random);
-	k[1] = cbor_build_string("seqOffset");
-	v[1] = seq_offset < 256 ? cbor_build_uint8(seq_offset) :
-				  cbor_build_uint16(seq_offset);
-	k[2] = cbor_build_string("token");
-	v[2] = cbor_build_string(token);
+	if (random) {
+		k[n] = cbor_build_string("random");
+		v[n++] = cbor_build_string(random);
+		k[n] = cbor_build_string("seqOffset");
+		v[n++] = seq_offset < 256 ? cbor_build_uint8(seq_offset) :
+					    cbor_build_uint16(seq_offset);
+	}
+	k[n] = cbor_build_string("token");
+	v[n++] = cbor_build_string(token);
+	map = cbor_new_definite_map(n);
 	ok = map;
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < n; i++)
 		ok = ok && k[i] && v[i];
 	/* The map takes its own references. */
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < n; i++)
 		ok = ok && cbor_map_add(map, (struct cbor_pair){
 				.key = k[i], .value = v[i] });
 	if (ok)
 		len = cbor_serialize_alloc(map, &buf, &size);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < n; i++) {
 		if (k[i])
 			cbor_decref(&k[i]);
 		if (v[i])
@@ -219,7 +221,10 @@ int coapd_auth_encode_grant(bool cbor, const char *random,
 	if (cbor)
 		return encode_cbor(random, seq_offset, token, out, cap);
 	/* Hex strings and a number: nothing to escape. */
-	len = snprintf((char *)out, cap,
+	if (!random)
+		len = snprintf((char *)out, cap, "{\"token\":\"%s\"}", token);
+	else
+		len = snprintf((char *)out, cap,
 		       "{\"random\":\"%s\",\"seqOffset\":%u,\"token\":\"%s\"}",
 		       random, seq_offset, token);
 	return len < 0 || (size_t)len >= cap ? -ENOSPC : len;

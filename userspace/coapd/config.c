@@ -27,6 +27,8 @@
 enum {
 	OPT_SINK = 256, OPT_FSYNC, OPT_CIPHER, OPT_LIFETIME, OPT_CHECK,
 	OPT_LOG_LEVEL, OPT_LOG_TARGET, OPT_MAX_SESSIONS,
+	OPT_DTLS_PORT, OPT_DTLS_CERT, OPT_DTLS_KEY, OPT_DTLS_MAX,
+	OPT_DTLS_IDLE, OPT_DTLS_RATE,
 };
 
 static const char shortopts[] = "c:fp:r:vh";
@@ -45,6 +47,12 @@ static const struct option longopts[] = {
 	{ "cipher-default", required_argument, NULL, OPT_CIPHER },
 	{ "token-lifetime", required_argument, NULL, OPT_LIFETIME },
 	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
+	{ "dtls-port", required_argument, NULL, OPT_DTLS_PORT },
+	{ "dtls-cert", required_argument, NULL, OPT_DTLS_CERT },
+	{ "dtls-key", required_argument, NULL, OPT_DTLS_KEY },
+	{ "dtls-max-sessions", required_argument, NULL, OPT_DTLS_MAX },
+	{ "dtls-idle-timeout", required_argument, NULL, OPT_DTLS_IDLE },
+	{ "dtls-handshake-rate", required_argument, NULL, OPT_DTLS_RATE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -80,10 +88,19 @@ static void usage(void)
 "                           (default) or aes-128-ctr\n"
 "      --token-lifetime S   session lifetime in seconds (default %u)\n"
 "      --max-sessions N     set the module's session limit (default: leave it)\n"
+"      --dtls-port PORT     UDP port of DTLS mode (default %u; 0: off)\n"
+"      --dtls-cert PEM      the gateway's certificate for DTLS (without it:\n"
+"                           PSK devices only)\n"
+"      --dtls-key PEM       its private key\n"
+"      --dtls-max-sessions N    DTLS sessions at most (default %u)\n"
+"      --dtls-idle-timeout S    close a DTLS session idle this long (default %u)\n"
+"      --dtls-handshake-rate N  new DTLS sessions per host a minute (default %u)\n"
 "In the file: one \"key = value\" per line, the key a long option name without\n"
 "\"--\"; a flag takes true or false; lines starting with # are comments.\n",
 		COAPD_CONFIG_DEFAULT_PATH, COAPD_PORT,
-		COAP_REGISTRY_DEFAULT_PATH, COAPD_TOKEN_LIFETIME);
+		COAP_REGISTRY_DEFAULT_PATH, COAPD_TOKEN_LIFETIME,
+		COAPD_DTLS_PORT, COAPD_DTLS_MAX_SESSIONS, COAPD_DTLS_IDLE_TIMEOUT,
+		COAPD_DTLS_HANDSHAKE_RATE);
 }
 
 /* A decimal in [min, max], nothing else; false otherwise. */
@@ -161,6 +178,29 @@ static const char *apply_option(struct coapd_config *cfg, int opt,
 		if (!parse_uint(arg, 1, UINT32_MAX, &v))
 			return "not 1..4294967295";
 		cfg->max_sessions = v;
+		break;
+	case OPT_DTLS_PORT:
+		if (!parse_uint(arg, 0, 65535, &v))
+			return "not a port (0..65535, 0: off)";
+		cfg->dtls_port = v;
+		break;
+	case OPT_DTLS_CERT:
+		cfg->dtls_cert = arg;
+		break;
+	case OPT_DTLS_KEY:
+		cfg->dtls_key = arg;
+		break;
+	case OPT_DTLS_MAX:
+	case OPT_DTLS_IDLE:
+	case OPT_DTLS_RATE:
+		if (!parse_uint(arg, 1, 1000000, &v))
+			return "not 1..1000000";
+		if (opt == OPT_DTLS_MAX)
+			cfg->dtls_max_sessions = v;
+		else if (opt == OPT_DTLS_IDLE)
+			cfg->dtls_idle_timeout = v;
+		else
+			cfg->dtls_handshake_rate = v;
 		break;
 	default:
 		return "not an option"; /* unreachable: getopt/lookup vet it */
@@ -348,6 +388,10 @@ int coapd_config_load(struct coapd_config *cfg, int argc, char **argv)
 		.cipher_default = COAP_CIPHER_AES_128_CBC,
 		.token_lifetime = COAPD_TOKEN_LIFETIME,
 		.log_level = LOG_INFO,
+		.dtls_port = COAPD_DTLS_PORT,
+		.dtls_max_sessions = COAPD_DTLS_MAX_SESSIONS,
+		.dtls_idle_timeout = COAPD_DTLS_IDLE_TIMEOUT,
+		.dtls_handshake_rate = COAPD_DTLS_HANDSHAKE_RATE,
 	};
 	/* First the flags are collected: the file comes before them. */
 	flags = calloc(argc, sizeof(*flags));
@@ -392,6 +436,10 @@ int coapd_config_load(struct coapd_config *cfg, int argc, char **argv)
 			goto out;
 		}
 	}
+	if (!cfg->dtls_cert != !cfg->dtls_key) {
+		fprintf(stderr, "coapd: dtls-cert and dtls-key go together\n");
+		goto out;
+	}
 	if (cfg->log_target == COAPD_LOG_DEFAULT)
 		cfg->log_target = cfg->foreground ? COAPD_LOG_STDERR :
 				  COAPD_LOG_SYSLOG;
@@ -423,6 +471,15 @@ void coapd_config_print(const struct coapd_config *cfg, FILE *f)
 		fprintf(f, "max-sessions = %u\n", cfg->max_sessions);
 	else
 		fprintf(f, "# max-sessions: not set, the module's stays\n");
+	fprintf(f, "dtls-port = %u\n", cfg->dtls_port);
+	if (cfg->dtls_cert)
+		fprintf(f, "dtls-cert = %s\ndtls-key = %s\n", cfg->dtls_cert,
+			cfg->dtls_key);
+	else
+		fprintf(f, "# dtls-cert, dtls-key: none, PSK devices only\n");
+	fprintf(f, "dtls-max-sessions = %u\n", cfg->dtls_max_sessions);
+	fprintf(f, "dtls-idle-timeout = %u\n", cfg->dtls_idle_timeout);
+	fprintf(f, "dtls-handshake-rate = %u\n", cfg->dtls_handshake_rate);
 }
 
 void coapd_config_free(struct coapd_config *cfg)

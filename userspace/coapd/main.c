@@ -257,6 +257,8 @@ static int setup(struct coapd *d)
 		coapd_log(LOG_WARNING, "no IPv6 in this kernel: IPv4 only");
 	else if (d->udp6 < 0)
 		return -1;
+	if (coapd_dtls_open(d))
+		return -1;
 	d->sig_fd = signals_open();
 	if (d->sig_fd < 0) {
 		coapd_log(LOG_ERR, "signalfd: %s", strerror(-d->sig_fd));
@@ -277,6 +279,7 @@ static void teardown(struct coapd *d)
 		close(d->udp6);
 	if (d->sig_fd >= 0)
 		close(d->sig_fd);
+	coapd_dtls_close(d);
 	coap_nl_close(&d->consumer);
 	coap_nl_close(&d->nl);
 	coapd_cache_free(d->cache);
@@ -303,7 +306,7 @@ static bool signal_input(struct coapd *d)
 
 static int run(struct coapd *d)
 {
-	enum { P_SIG, P_CONSUMER, P_UDP4, P_UDP6, P_N };
+	enum { P_SIG, P_CONSUMER, P_UDP4, P_UDP6, P_DTLS, P_N };
 	struct pollfd pfd[P_N] = {
 		[P_SIG] = { .fd = d->sig_fd, .events = POLLIN },
 		[P_CONSUMER] = { .fd = mnl_socket_get_fd(d->consumer.nl),
@@ -311,6 +314,8 @@ static int run(struct coapd *d)
 		/* A negative fd (no IPv6) is ignored by poll(). */
 		[P_UDP4] = { .fd = d->udp4, .events = POLLIN },
 		[P_UDP6] = { .fd = d->udp6, .events = POLLIN },
+		/* libcoap's epoll fd: its sockets and its timers. */
+		[P_DTLS] = { .fd = coapd_dtls_fd(d), .events = POLLIN },
 	};
 
 	for (;;) {
@@ -329,6 +334,8 @@ static int run(struct coapd *d)
 			coapd_udp_input(d, d->udp4);
 		if (pfd[P_UDP6].revents)
 			coapd_udp_input(d, d->udp6);
+		if (pfd[P_DTLS].revents)
+			coapd_dtls_input(d);
 	}
 }
 

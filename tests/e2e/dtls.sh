@@ -1,0 +1,243 @@
+#!/bin/bash
+# DTLS mode (UDP 5684) end to end, inside the test VM with coap_offload.ko
+# loaded: a throw-away CA made here with the openssl CLI (never committed),
+# coapd with the gateway's certificate, and libcoap's coap-client-openssl
+# (a client nobody here wrote) in certificate mode (-R ca.pem) and in the
+# SDK's PSK format, over IPv4 and IPv6. Then: wrong PSKs, unknown and
+# disabled devices, an untrusted certificate, a stolen token, a forbidden
+# topic, the sink holding each acknowledged message exactly once, and no
+# secret or full token in coapd's log. TAP on stdout.
+#   tests/e2e/dtls.sh BUILD_DIR
+set -u
+build=$(cd "${1:-build}" && pwd)
+port=5682
+dport=5684
+pk=a1dtlsPK
+dn=dtls1
+dn2=dtls2
+secret=$(openssl rand -hex 12)
+secret2=$(openssl rand -hex 12)
+gw=gateway.test
+
+echo "TAP version 13"
+echo "1..25"
+. "$(dirname "$0")/lib.sh"
+
+work=$(mktemp -d /tmp/dtls.XXXXXX)
+db=$work/registry.db
+sink=$work/sink.jsonl
+log=$work/coapd.log
+cleanup() {
+	[ -n "$coapd_pid" ] && kill "$coapd_pid" 2>/dev/null
+	if [ -n "${COAP_VM_OUT:-}" ]; then
+		cp "$log" "$COAP_VM_OUT/dtls-coapd.log" 2>/dev/null
+		cp "$sink" "$COAP_VM_OUT/dtls-sink.jsonl" 2>/dev/null
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+cc=coap-client-openssl
+
+# 1: the test PKI: a CA, the gateway's certificate (its name and 127.0.0.1
+# and ::1 as SANs) signed by it, and a second CA nobody trusts.
+pki() {
+	cd "$work" &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout ca.key -out ca.pem -days 2 -subj /CN=coap-test-ca &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout other.key -out other.pem -days 2 -subj /CN=other-ca &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout gw.key -out gw.csr -subj "/CN=$gw" &&
+	printf 'subjectAltName=DNS:%s,IP:127.0.0.1,IP:::1\n' "$gw" >gw.ext &&
+	openssl x509 -req -in gw.csr -CA ca.pem -CAkey ca.key \
+		-CAcreateserial -days 2 -extfile gw.ext -out gw.pem &&
+	openssl verify -CAfile ca.pem gw.pem
+}
+(pki) >"$work/pki.out" 2>&1
+status=$?
+result $status "test CA and gateway certificate made with openssl"
+[ $status = 0 ] || show "$work/pki.out"
+
+# 2: the registry: two devices.
+"$build/coapctl" -r "$db" device add "$pk/$dn" secret "$secret" >/dev/null &&
+	"$build/coapctl" -r "$db" device add "$pk/$dn2" secret "$secret2" >/dev/null
+result $? "registry with two devices (coapctl)"
+
+# 3: coapd with the certificate.
+start_coapd -v --dtls-cert "$work/gw.pem" --dtls-key "$work/gw.key"
+
+# The SDK's PSK identity and key (PROTOCOL.md), computed here with openssl.
+psk_id() { echo "devicename|hmacsha256|$1&$2|2524608000000"; }
+psk_key() { # pk dn secret
+	printf 'id%s&%stimestamp2524608000000' "$1" "$2" |
+		openssl dgst -sha256 -hmac "$3" | awk '{print toupper($NF)}'
+}
+# An /auth body of DTLS mode (no seq) with an hmacmd5 sign.
+auth_body() { # pk dn secret
+	local sign
+	sign=$(printf 'clientId%s.%sdeviceName%sproductKey%s' "$1" "$2" "$2" "$1" |
+		openssl dgst -md5 -hmac "$3" | awk '{print $NF}')
+	echo "{\"productKey\":\"$1\",\"deviceName\":\"$2\",\"clientId\":\"$1.$2\",\"signmethod\":\"hmacmd5\",\"sign\":\"$sign\"}"
+}
+token_of() { sed -n 's/^{"token":"\([0-9a-f]\{32\}\)"}$/\1/p' "$1"; }
+# coap-client's verdict: its output shows error codes; a 2.05 without
+# payload prints nothing. -v 5 would show more, but also PSKs.
+client() { timeout 60 "$cc" -B 20 "$@"; }
+
+# 4, 5: certificate mode: /auth, then a publish, over IPv4.
+client -R "$work/ca.pem" -m post -t 50 -A 50 -e "$(auth_body "$pk" "$dn" "$secret")" \
+	"coaps://127.0.0.1:$dport/auth" >"$work/cert-auth.out" 2>&1
+cert_token=$(token_of "$work/cert-auth.out")
+[ -n "$cert_token" ]
+status=$?
+result $status "certificate mode (-R ca.pem), IPv4: /auth -> {\"token\":...}"
+[ $status = 0 ] || show "$work/cert-auth.out"
+
+expect_ok() { # out: no error code printed
+	! grep -qE '^[45]\.[0-9]{2}' "$1"
+}
+client -R "$work/ca.pem" -m post -O "2088,$cert_token" -e 'cert-1' \
+	"coaps://127.0.0.1:$dport/topic/$pk/$dn/user/update" >"$work/cert-pub.out" 2>&1
+status=$?
+[ $status = 0 ] && expect_ok "$work/cert-pub.out"
+status=$?
+result $status "certificate mode: publish with option 2088 acknowledged"
+[ $status = 0 ] || show "$work/cert-pub.out"
+
+# 6: the same over IPv6.
+client -R "$work/ca.pem" -m post -e "$(auth_body "$pk" "$dn" "$secret")" \
+	"coaps://[::1]:$dport/auth" >"$work/cert6-auth.out" 2>&1
+cert6_token=$(token_of "$work/cert6-auth.out")
+client -R "$work/ca.pem" -m post -O "2088,$cert6_token" -e 'cert6-1' \
+	"coaps://[::1]:$dport/topic/$pk/$dn/user/update" >"$work/cert6-pub.out" 2>&1
+status=$?
+[ -n "$cert6_token" ] && [ $status = 0 ] && expect_ok "$work/cert6-pub.out"
+status=$?
+result $status "certificate mode, IPv6: /auth and a publish"
+[ $status = 0 ] || show "$work/cert6-auth.out" "$work/cert6-pub.out"
+
+# 7: a CA that did not sign the gateway's certificate: no handshake.
+client -R "$work/other.pem" -m post -e "$(auth_body "$pk" "$dn" "$secret")" \
+	"coaps://127.0.0.1:$dport/auth" >"$work/untrusted.out" 2>&1
+[ -z "$(token_of "$work/untrusted.out")" ]
+result $? "untrusted certificate (another CA): no token"
+
+# 8, 9: PSK mode: the SDK identity; /auth and a publish.
+id=$(psk_id "$pk" "$dn")
+key=$(psk_key "$pk" "$dn" "$secret")
+client -u "$id" -k "$key" -m post -e "$(auth_body "$pk" "$dn" "$secret")" \
+	"coaps://127.0.0.1:$dport/auth" >"$work/psk-auth.out" 2>&1
+psk_token=$(token_of "$work/psk-auth.out")
+[ -n "$psk_token" ]
+status=$?
+result $status "PSK mode (SDK identity): /auth -> {\"token\":...}"
+[ $status = 0 ] || show "$work/psk-auth.out"
+client -u "$id" -k "$key" -m post -O "2088,$psk_token" -e 'psk-1' \
+	"coaps://[::1]:$dport/topic/$pk/$dn/user/update" >"$work/psk-pub.out" 2>&1
+status=$?
+[ $status = 0 ] && expect_ok "$work/psk-pub.out"
+status=$?
+result $status "PSK mode, IPv6: publish acknowledged"
+[ $status = 0 ] || show "$work/psk-pub.out"
+
+# 10: option 61, the alias some SDK releases use.
+client -u "$id" -k "$key" -m post -O "61,$psk_token" -e 'psk-61' \
+	"coaps://127.0.0.1:$dport/topic/sys/$pk/$dn/thing/event" >"$work/psk-61.out" 2>&1
+status=$?
+[ $status = 0 ] && expect_ok "$work/psk-61.out"
+result $? "PSK mode: token in option 61, /sys topic: acknowledged"
+
+# 11: the wrong PSK: no handshake, no token.
+client -u "$id" -k "$(psk_key "$pk" "$dn" wrong-secret)" -m post \
+	-e "$(auth_body "$pk" "$dn" "$secret")" \
+	"coaps://127.0.0.1:$dport/auth" >"$work/psk-wrong.out" 2>&1
+[ -z "$(token_of "$work/psk-wrong.out")" ] &&
+	grep -q 'PSK\|handshake' "$log"
+result $? "wrong PSK: no token"
+
+# 12: an identity of an unknown device; 13: not the SDK format.
+client -u "$(psk_id "$pk" nobody)" -k "$key" -m post \
+	-e "$(auth_body "$pk" "$dn" "$secret")" \
+	"coaps://127.0.0.1:$dport/auth" >"$work/psk-unknown.out" 2>&1
+[ -z "$(token_of "$work/psk-unknown.out")" ] &&
+	grep -q "PSK $pk/nobody: unknown device" "$log"
+result $? "PSK identity of an unknown device: refused"
+client -u "$pk.$dn" -k "$key" -m post -e "$(auth_body "$pk" "$dn" "$secret")" \
+	"coaps://127.0.0.1:$dport/auth" >"$work/psk-format.out" 2>&1
+[ -z "$(token_of "$work/psk-format.out")" ] &&
+	grep -q 'PSK identity not in the SDK format' "$log"
+result $? "PSK identity not in the SDK format: refused"
+
+# 14: a disabled device: its PSK no longer opens a channel.
+"$build/coapctl" -r "$db" device disable "$pk/$dn2" >/dev/null
+client -u "$(psk_id "$pk" "$dn2")" -k "$(psk_key "$pk" "$dn2" "$secret2")" -m post \
+	-e "$(auth_body "$pk" "$dn2" "$secret2")" \
+	"coaps://127.0.0.1:$dport/auth" >"$work/psk-disabled.out" 2>&1
+[ -z "$(token_of "$work/psk-disabled.out")" ] &&
+	grep -q "PSK $pk/$dn2: device disabled" "$log"
+result $? "disabled device: PSK refused"
+"$build/coapctl" -r "$db" device enable "$pk/$dn2" >/dev/null
+
+# 15: in PSK mode, /auth for another device than the identity's: 4.01.
+client -u "$(psk_id "$pk" "$dn2")" -k "$(psk_key "$pk" "$dn2" "$secret2")" -m post \
+	-e "$(auth_body "$pk" "$dn" "$secret")" \
+	"coaps://127.0.0.1:$dport/auth" >"$work/psk-other.out" 2>&1
+grep -q '^4\.01' "$work/psk-other.out"
+result $? "PSK of one device, /auth as another: 4.01"
+
+# 16: a device publishing with another device's token: 4.01.
+client -u "$(psk_id "$pk" "$dn2")" -k "$(psk_key "$pk" "$dn2" "$secret2")" -m post \
+	-O "2088,$psk_token" -e 'stolen' \
+	"coaps://127.0.0.1:$dport/topic/$pk/$dn/user/update" >"$work/stolen.out" 2>&1
+grep -q '^4\.01' "$work/stolen.out"
+result $? "another device's token: 4.01"
+
+# 17: no or an unknown token: 4.01; 18: someone else's topic: 4.03.
+client -R "$work/ca.pem" -m post -O "2088,0123456789abcdef0123456789abcdef" -e 'x' \
+	"coaps://127.0.0.1:$dport/topic/$pk/$dn/user/update" >"$work/notoken.out" 2>&1
+grep -q '^4\.01' "$work/notoken.out"
+result $? "unknown token: 4.01"
+client -u "$id" -k "$key" -m post -O "2088,$psk_token" -e 'forbidden' \
+	"coaps://127.0.0.1:$dport/topic/$pk/$dn2/user/update" >"$work/forbidden.out" 2>&1
+grep -q '^4\.03' "$work/forbidden.out"
+result $? "another device's topic: 4.03"
+
+# 19: the symmetric-mode fast path never takes a DTLS token.
+client -m post -O "2088,$psk_token" -e 'plain' \
+	"coap://127.0.0.1:$port/topic/$pk/$dn/user/update" >"$work/plain.out" 2>&1
+grep -q '^4\.01' "$work/plain.out"
+result $? "a DTLS token on the plaintext port: 4.01"
+
+# 20: the sink: each acknowledged message once, with DTLS-space ids.
+python3 - "$sink" "$pk" "$dn" cert-1 cert6-1 psk-1 psk-61 >"$work/sink.out" 2>&1 <<'PY'
+import json, sys
+sinkf, pk, dn, *want = sys.argv[1:]
+got = [json.loads(l) for l in open(sinkf)]
+payloads = sorted(m.get('payload') for m in got)
+assert payloads == sorted(want), (payloads, want)
+for m in got:
+    assert m['productKey'] == pk and m['deviceName'] == dn, m
+    assert m['id'] >= 1 << 63, m
+    assert 'seq' not in m, m
+assert len({m['id'] for m in got}) == len(got)
+PY
+status=$?
+result $status "sink: each acknowledged DTLS message exactly once, ids >= 2^63"
+[ $status = 0 ] || show "$work/sink.out" "$sink"
+
+# 21: no secret, PSK or full token in the log.
+! grep -qF -e "$secret" -e "$secret2" -e "$key" -e "$psk_token" -e "$cert_token" "$log"
+result $? "coapd's log holds no secret, PSK or full token"
+stop_coapd
+
+# 24: the handshake rate limit: a coapd allowing 2 a minute per host.
+start_coapd --dtls-handshake-rate 2
+ok_auths=0
+for i in 1 2 3; do
+	client -u "$id" -k "$key" -m post -e "$(auth_body "$pk" "$dn" "$secret")" \
+		"coaps://127.0.0.1:$dport/auth" >"$work/rate-$i.out" 2>&1
+	[ -n "$(token_of "$work/rate-$i.out")" ] && ok_auths=$((ok_auths + 1))
+done
+[ $ok_auths = 2 ] && grep -q 'refused: more than 2 handshakes' "$log"
+result $? "handshake rate limit 2/min: the third handshake fails ($ok_auths ok)"
+stop_coapd
