@@ -119,7 +119,7 @@ $(BUILD)/coap-device: userspace/coap-device.c userspace/lib/coap_proto.c \
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $(LIBCOAP_CFLAGS) $(JSONC_CFLAGS) $< \
 		userspace/lib/coap_proto.c $(WIRE_SRC) $(LIBCOAP_LIBS) -lcrypto \
-		$(JSONC_LIBS) -o $@
+		$(JSONC_LIBS) -lcbor -lm -o $@
 
 userspace: $(BUILD)/coapctl $(BUILD)/coapd $(BUILD)/coap-device
 
