@@ -1022,31 +1022,17 @@ static const struct {
 
 #define N_STATS (sizeof(stat_names) / sizeof(stat_names[0]))
 
-static int stats_cb(const struct nlmsghdr *nlh, void *data)
-{
-	const struct nlattr *tb[COAP_OFFLOAD_STAT_MAX + 1];
-	const struct nlattr *nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_STATS);
-	uint64_t *v = data;
-	int i;
-
-	if (!nest)
-		return MNL_CB_ERROR;
-	coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_STAT_MAX);
-	for (i = 0; i <= COAP_OFFLOAD_STAT_MAX; i++)
-		v[i] = nest_u64(tb, i);
-	return MNL_CB_OK;
-}
-
+/* The counters; one an older kernel does not have reads 0. */
 static void stats_get(uint64_t *v)
 {
-	char buf[COAP_NL_BUF_SIZE];
-	int err;
+	int err = coap_nl_stats_get(&nl, v);
+	int i;
 
-	memset(v, 0, (COAP_OFFLOAD_STAT_MAX + 1) * sizeof(*v));
-	err = coap_nl_talk(&nl, coap_nl_request(&nl, buf,
-			   COAP_OFFLOAD_CMD_STATS_GET, 0), stats_cb, v);
 	if (err)
 		nl_fail("stats", err);
+	for (i = 0; i <= COAP_OFFLOAD_STAT_MAX; i++)
+		if (v[i] == COAP_NL_STAT_ABSENT)
+			v[i] = 0;
 }
 
 static void stats_prometheus(const uint64_t *v)

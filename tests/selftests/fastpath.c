@@ -665,7 +665,7 @@ TEST_F(fastpath, session_limit)
 {
 	uint64_t stats[COAP_OFFLOAD_STAT_MAX + 1];
 
-	ASSERT_EQ(0, stats_get(&self->nl, stats));
+	ASSERT_EQ(0, coap_nl_stats_get(&self->nl, stats));
 	ASSERT_EQ(0, config_set(&self->nl, stats[COAP_OFFLOAD_STAT_SESSIONS] + 1,
 				-1, NULL));
 	EXPECT_EQ(0, session_new(&self->nl, "limit-1", PK, DN,
@@ -680,7 +680,7 @@ TEST_F(fastpath, session_limit)
 	EXPECT_EQ(0, session_new(&self->nl, "limit-2", PK, DN,
 				 variant->cipher, 0, session_key));
 	EXPECT_EQ(0, simple_cmd(&self->nl, COAP_OFFLOAD_CMD_SESSION_FLUSH));
-	ASSERT_EQ(0, stats_get(&self->nl, stats));
+	ASSERT_EQ(0, coap_nl_stats_get(&self->nl, stats));
 	EXPECT_EQ(0, stats[COAP_OFFLOAD_STAT_SESSIONS]);
 }
 
@@ -732,7 +732,7 @@ TEST_F(fastpath, stats_count_and_reset)
 		  publish_code(self, variant, "/" PK "/" DN "/a", SEQ_OFFSET));
 	EXPECT_EQ(COAP_CODE_FORBIDDEN,
 		  publish_code(self, variant, "/x/y/z", SEQ_OFFSET + 1));
-	ASSERT_EQ(0, stats_get(&self->nl, stats));
+	ASSERT_EQ(0, coap_nl_stats_get(&self->nl, stats));
 	EXPECT_EQ(3, stats[COAP_OFFLOAD_STAT_RX]);
 	EXPECT_EQ(1, stats[COAP_OFFLOAD_STAT_DELIVERED]);
 	EXPECT_EQ(1, stats[COAP_OFFLOAD_STAT_REPLAYS]);
@@ -741,7 +741,7 @@ TEST_F(fastpath, stats_count_and_reset)
 	EXPECT_LE(1, stats[COAP_OFFLOAD_STAT_SESSIONS]);
 
 	ASSERT_EQ(0, simple_cmd(&self->nl, COAP_OFFLOAD_CMD_STATS_RESET));
-	ASSERT_EQ(0, stats_get(&self->nl, stats));
+	ASSERT_EQ(0, coap_nl_stats_get(&self->nl, stats));
 	EXPECT_EQ(0, stats[COAP_OFFLOAD_STAT_RX]);
 	EXPECT_EQ(0, stats[COAP_OFFLOAD_STAT_DELIVERED]);
 	EXPECT_LE(1, stats[COAP_OFFLOAD_STAT_SESSIONS]);
@@ -906,7 +906,7 @@ TEST(sessions_expire)
 					     "expire-lifetime", session_cb, &si));
 	EXPECT_EQ(-ENOENT, session_token_cmd(&c, COAP_OFFLOAD_CMD_SESSION_GET,
 					     "expire-idle", session_cb, &si));
-	ASSERT_EQ(0, stats_get(&c, stats));
+	ASSERT_EQ(0, coap_nl_stats_get(&c, stats));
 	EXPECT_EQ(2, stats[COAP_OFFLOAD_STAT_EXPIRED]);
 	coap_nl_close(&events);
 	coap_nl_close(&c);

@@ -187,7 +187,7 @@ static void log_stats(struct __test_metadata *_metadata, struct coap_nl *c,
 {
 	uint64_t v[COAP_OFFLOAD_STAT_MAX + 1] = { 0 };
 
-	if (c && stats_get(c, v))
+	if (c && coap_nl_stats_get(c, v))
 		memset(v, 0, sizeof(v));
 #define V(x) (unsigned long long)v[COAP_OFFLOAD_STAT_##x]
 	TH_LOG("module: rx %llu passed %llu delivered %llu retransmits %llu "

@@ -223,41 +223,12 @@ static inline int session_token_cmd(struct coap_nl *c, uint8_t cmd,
 	return coap_nl_talk(c, nlh, cb, data);
 }
 
-/* STATS_GET's counters into data (uint64_t[]); UINT64_MAX when absent. */
-static inline int stat_cb(const struct nlmsghdr *nlh, void *data)
-{
-	const struct nlattr *tb[COAP_OFFLOAD_STAT_MAX + 1];
-	const struct nlattr *nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_STATS);
-	uint64_t *stats = data;
-	int i;
-
-	if (!nest)
-		return MNL_CB_ERROR;
-	coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_STAT_MAX);
-	for (i = 0; i <= COAP_OFFLOAD_STAT_MAX; i++)
-		stats[i] = tb[i] ? mnl_attr_get_u64(tb[i]) : UINT64_MAX;
-	return MNL_CB_OK;
-}
-
-/* The namespace's counters (UINT64_MAX: absent) by STATS_GET; 0 or -errno. */
-static inline int stats_get(struct coap_nl *c,
-			    uint64_t stats[COAP_OFFLOAD_STAT_MAX + 1])
-{
-	char buf[COAP_NL_BUF_SIZE];
-	int i;
-
-	for (i = 0; i <= COAP_OFFLOAD_STAT_MAX; i++)
-		stats[i] = UINT64_MAX;
-	return coap_nl_talk(c, coap_nl_request(c, buf,
-			    COAP_OFFLOAD_CMD_STATS_GET, 0), stat_cb, stats);
-}
-
 /* One counter of the namespace (COAP_OFFLOAD_STAT_*), or -1. */
 static inline int64_t stat_get(struct coap_nl *c, int which)
 {
 	uint64_t stats[COAP_OFFLOAD_STAT_MAX + 1];
 
-	if (stats_get(c, stats) || stats[which] == UINT64_MAX)
+	if (coap_nl_stats_get(c, stats) || stats[which] == COAP_NL_STAT_ABSENT)
 		return -1;
 	return stats[which];
 }

@@ -235,3 +235,32 @@ int coap_nl_parse_nested(const struct nlattr *nest, const struct nlattr **tb,
 	}
 	return 0;
 }
+
+/* STATS_GET's reply: each counter into data (uint64_t[]) when present. */
+static int stats_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[COAP_OFFLOAD_STAT_MAX + 1];
+	const struct nlattr *nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_STATS);
+	uint64_t *stats = data;
+	int i;
+
+	if (!nest)
+		return MNL_CB_ERROR;
+	coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_STAT_MAX);
+	for (i = 0; i <= COAP_OFFLOAD_STAT_MAX; i++)
+		if (tb[i] && mnl_attr_get_payload_len(tb[i]) == sizeof(uint64_t))
+			stats[i] = mnl_attr_get_u64(tb[i]);
+	return MNL_CB_OK;
+}
+
+int coap_nl_stats_get(struct coap_nl *c,
+		      uint64_t stats[COAP_OFFLOAD_STAT_MAX + 1])
+{
+	char buf[COAP_NL_BUF_SIZE];
+	int i;
+
+	for (i = 0; i <= COAP_OFFLOAD_STAT_MAX; i++)
+		stats[i] = COAP_NL_STAT_ABSENT;
+	return coap_nl_talk(c, coap_nl_request(c, buf,
+			    COAP_OFFLOAD_CMD_STATS_GET, 0), stats_cb, stats);
+}

@@ -61,4 +61,14 @@ const struct nlattr *coap_nl_attr(const struct nlmsghdr *nlh, uint16_t type);
 int coap_nl_parse_nested(const struct nlattr *nest, const struct nlattr **tb,
 			 unsigned int max);
 
+/* A counter the kernel's reply did not carry (see coap_nl_stats_get). */
+#define COAP_NL_STAT_ABSENT	UINT64_MAX
+
+/*
+ * The namespace's counters by STATS_GET, indexed by COAP_OFFLOAD_STAT_*;
+ * COAP_NL_STAT_ABSENT for one the reply lacks. 0 or a negative errno.
+ */
+int coap_nl_stats_get(struct coap_nl *c,
+		      uint64_t stats[COAP_OFFLOAD_STAT_MAX + 1]);
+
 #endif /* COAP_NL_H */
