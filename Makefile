@@ -54,6 +54,13 @@ $(BUILD)/unit/%: tests/unit/%.c $(WIRE_SRC) $(WIRE_HDR) \
 		userspace/lib/coap_proto.c userspace/lib/registry.c \
 		-lcrypto -lsqlite3 -o $@
 
+# coapd's /auth failure limits: pure logic, tested on its own.
+$(BUILD)/unit/test_ratelimit: tests/unit/test_ratelimit.c \
+		userspace/coapd/ratelimit.c userspace/coapd/ratelimit.h
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -Iuserspace/coapd $< userspace/coapd/ratelimit.c \
+		-lcrypto -o $@
+
 unit: $(UNIT_TESTS)
 
 # kselftest-harness programs, run inside the VM as root.

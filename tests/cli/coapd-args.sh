@@ -14,7 +14,7 @@ trap 'rm -rf "$tmp"' EXIT
 n=0
 
 echo "TAP version 13"
-echo "1..41"
+echo "1..43"
 ok() { # status description
 	n=$((n + 1))
 	if [ "$1" = 0 ]; then
@@ -54,6 +54,9 @@ token-lifetime = 3600
 max-sessions = 1000
 log-level = debug
 log-target = stderr
+auth-fail-burst = 0
+auth-fail-rate = 60000
+auth-fail-entries = 16777216
 EOF
 printf 'port = 6001\r\n' >>"$tmp/good.conf"
 run -c "$tmp/good.conf" --check-config
@@ -65,7 +68,10 @@ run -c "$tmp/good.conf" --check-config
 	[ "$(effective token-lifetime)" = 3600 ] &&
 	[ "$(effective max-sessions)" = 1000 ] &&
 	[ "$(effective log-level)" = debug ] &&
-	[ "$(effective log-target)" = stderr ]
+	[ "$(effective log-target)" = stderr ] &&
+	[ "$(effective auth-fail-burst)" = 0 ] &&
+	[ "$(effective auth-fail-rate)" = 60000 ] &&
+	[ "$(effective auth-fail-entries)" = 16777216 ]
 ok $? "every key of the file is applied (later lines win, tabs and CRLF trimmed)"
 [ ! -e "$tmp/sink with space.jsonl" ] && [ ! -e "$tmp/reg.db" ]
 ok $? "--check-config opens neither the sink nor the registry"
@@ -124,6 +130,9 @@ bad_file "negative lifetime" 2 "token-lifetime: '-1'" 'token-lifetime = -1\n'
 bad_file "lifetime past u32" 2 "token-lifetime: '4294967296'" \
 	'token-lifetime = 4294967296\n'
 bad_file "max-sessions 0" 2 "max-sessions: '0'" 'max-sessions = 0\n'
+bad_file "auth-fail-rate 0" 2 "auth-fail-rate: '0'" 'auth-fail-rate = 0\n'
+bad_file "auth-fail-entries past 2^24" 2 "auth-fail-entries: '16777217'" \
+	'auth-fail-entries = 16777217\n'
 bad_file "unknown cipher" 2 "cipher-default: 'des'" 'cipher-default = des\n'
 bad_file "unknown log level" 2 "log-level: 'verbose'" 'log-level = verbose\n'
 bad_file "unknown log target" 2 "log-target: 'file'" 'log-target = file\n'

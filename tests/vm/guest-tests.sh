@@ -53,6 +53,9 @@ bash "$(dirname "$0")/../e2e/auth_publish.sh" "$stdir/.." 2>&1 | tee "$out/e2e.t
 bash "$(dirname "$0")/../e2e/coap-device.sh" "$stdir/.." 2>&1 | tee "$out/coap-device.tap"
 # DTLS mode on 5684: a test CA, coap-client-openssl in both modes.
 bash "$(dirname "$0")/../e2e/dtls.sh" "$stdir/.." 2>&1 | tee "$out/dtls.tap"
+# /auth failure limits per source and per device.
+bash "$(dirname "$0")/../e2e/auth_ratelimit.sh" "$stdir/.." 2>&1 |
+	tee "$out/auth-ratelimit.tap"
 
 # Last: it tears things down under traffic, the module included.
 run_selftest "$stdir/lifetime"

@@ -16,6 +16,7 @@
 
 #include "coap_nl.h"
 #include "coap_proto.h"
+#include "ratelimit.h"
 #include "registry.h"
 
 #define COAPD_CONFIG_DEFAULT_PATH	"/etc/coap-offload/coapd.conf"
@@ -25,6 +26,10 @@
 #define COAPD_DTLS_MAX_SESSIONS		1024
 #define COAPD_DTLS_IDLE_TIMEOUT		300
 #define COAPD_DTLS_HANDSHAKE_RATE	60
+/* Failed /auth: 10 in a row, then one per 10 s, per source and per device. */
+#define COAPD_AUTH_FAIL_BURST		10
+#define COAPD_AUTH_FAIL_RATE		6	/* per minute */
+#define COAPD_AUTH_FAIL_ENTRIES		4096
 
 enum coapd_log_target { COAPD_LOG_DEFAULT, COAPD_LOG_STDERR, COAPD_LOG_SYSLOG };
 
@@ -39,6 +44,9 @@ struct coapd_config {
 	enum coap_cipher cipher_default;
 	uint32_t token_lifetime;	/* seconds */
 	uint32_t max_sessions;		/* 0: leave the module's limit */
+	uint32_t auth_fail_burst;	/* 0: failures not limited */
+	uint32_t auth_fail_rate;	/* failures regained per minute */
+	uint32_t auth_fail_entries;	/* per table (sources, devices) */
 	int log_level;			/* LOG_ERR .. LOG_DEBUG */
 	enum coapd_log_target log_target;
 	const char *file_path;		/* the config file read, or NULL */
@@ -61,6 +69,8 @@ struct coapd {
 	int sig_fd;
 	struct auth_cache *cache;
 	struct coapd_dtls *dtls;	/* NULL when DTLS mode is off */
+	/* Failed /auth per source and per device (NULL: not limited). */
+	struct ratelimit *auth_fail_source, *auth_fail_device;
 };
 
 /*

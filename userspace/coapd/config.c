@@ -28,7 +28,8 @@ enum {
 	OPT_SINK = 256, OPT_FSYNC, OPT_CIPHER, OPT_LIFETIME, OPT_CHECK,
 	OPT_LOG_LEVEL, OPT_LOG_TARGET, OPT_MAX_SESSIONS,
 	OPT_DTLS_PORT, OPT_DTLS_CERT, OPT_DTLS_KEY, OPT_DTLS_MAX,
-	OPT_DTLS_IDLE, OPT_DTLS_RATE,
+	OPT_DTLS_IDLE, OPT_DTLS_RATE, OPT_AUTH_FAIL_BURST, OPT_AUTH_FAIL_RATE,
+	OPT_AUTH_FAIL_ENTRIES,
 };
 
 static const char shortopts[] = "c:fp:r:vh";
@@ -53,6 +54,9 @@ static const struct option longopts[] = {
 	{ "dtls-max-sessions", required_argument, NULL, OPT_DTLS_MAX },
 	{ "dtls-idle-timeout", required_argument, NULL, OPT_DTLS_IDLE },
 	{ "dtls-handshake-rate", required_argument, NULL, OPT_DTLS_RATE },
+	{ "auth-fail-burst", required_argument, NULL, OPT_AUTH_FAIL_BURST },
+	{ "auth-fail-rate", required_argument, NULL, OPT_AUTH_FAIL_RATE },
+	{ "auth-fail-entries", required_argument, NULL, OPT_AUTH_FAIL_ENTRIES },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -95,12 +99,20 @@ static void usage(void)
 "      --dtls-max-sessions N    DTLS sessions at most (default %u)\n"
 "      --dtls-idle-timeout S    close a DTLS session idle this long (default %u)\n"
 "      --dtls-handshake-rate N  new DTLS sessions per host a minute (default %u)\n"
+"      --auth-fail-burst N  failed /auth allowed in a row per source (IPv4\n"
+"                           address, IPv6 /64) and per device, before 4.29\n"
+"                           (default %u; 0: no limit)\n"
+"      --auth-fail-rate N   failures per minute regained (default %u)\n"
+"      --auth-fail-entries N  sources and devices remembered, each\n"
+"                           (default %u)\n"
 "In the file: one \"key = value\" per line, the key a long option name without\n"
 "\"--\"; a flag takes true or false; lines starting with # are comments.\n",
 		COAPD_CONFIG_DEFAULT_PATH, COAPD_PORT,
 		COAP_REGISTRY_DEFAULT_PATH, COAPD_TOKEN_LIFETIME,
 		COAPD_DTLS_PORT, COAPD_DTLS_MAX_SESSIONS, COAPD_DTLS_IDLE_TIMEOUT,
-		COAPD_DTLS_HANDSHAKE_RATE);
+		COAPD_DTLS_HANDSHAKE_RATE,
+		COAPD_AUTH_FAIL_BURST, COAPD_AUTH_FAIL_RATE,
+		COAPD_AUTH_FAIL_ENTRIES);
 }
 
 /* A decimal in [min, max], nothing else; false otherwise. */
@@ -201,6 +213,21 @@ static const char *apply_option(struct coapd_config *cfg, int opt,
 			cfg->dtls_idle_timeout = v;
 		else
 			cfg->dtls_handshake_rate = v;
+		break;
+	case OPT_AUTH_FAIL_BURST:
+		if (!parse_uint(arg, 0, 1000000, &v))
+			return "not 0..1000000";
+		cfg->auth_fail_burst = v;
+		break;
+	case OPT_AUTH_FAIL_RATE:
+		if (!parse_uint(arg, 1, 60000, &v))
+			return "not 1..60000 per minute";
+		cfg->auth_fail_rate = v;
+		break;
+	case OPT_AUTH_FAIL_ENTRIES:
+		if (!parse_uint(arg, 1, 1U << 24, &v))
+			return "not 1..16777216";
+		cfg->auth_fail_entries = v;
 		break;
 	default:
 		return "not an option"; /* unreachable: getopt/lookup vet it */
@@ -392,6 +419,9 @@ int coapd_config_load(struct coapd_config *cfg, int argc, char **argv)
 		.dtls_max_sessions = COAPD_DTLS_MAX_SESSIONS,
 		.dtls_idle_timeout = COAPD_DTLS_IDLE_TIMEOUT,
 		.dtls_handshake_rate = COAPD_DTLS_HANDSHAKE_RATE,
+		.auth_fail_burst = COAPD_AUTH_FAIL_BURST,
+		.auth_fail_rate = COAPD_AUTH_FAIL_RATE,
+		.auth_fail_entries = COAPD_AUTH_FAIL_ENTRIES,
 	};
 	/* First the flags are collected: the file comes before them. */
 	flags = calloc(argc, sizeof(*flags));
@@ -480,6 +510,9 @@ void coapd_config_print(const struct coapd_config *cfg, FILE *f)
 	fprintf(f, "dtls-max-sessions = %u\n", cfg->dtls_max_sessions);
 	fprintf(f, "dtls-idle-timeout = %u\n", cfg->dtls_idle_timeout);
 	fprintf(f, "dtls-handshake-rate = %u\n", cfg->dtls_handshake_rate);
+	fprintf(f, "auth-fail-burst = %u\n", cfg->auth_fail_burst);
+	fprintf(f, "auth-fail-rate = %u\n", cfg->auth_fail_rate);
+	fprintf(f, "auth-fail-entries = %u\n", cfg->auth_fail_entries);
 }
 
 void coapd_config_free(struct coapd_config *cfg)

@@ -228,6 +228,19 @@ static int setup(struct coapd *d)
 		coapd_log(LOG_ERR, "out of memory");
 		return -1;
 	}
+	if (d->cfg.auth_fail_burst) {
+		d->auth_fail_source = ratelimit_new(d->cfg.auth_fail_entries,
+						    d->cfg.auth_fail_burst,
+						    d->cfg.auth_fail_rate);
+		d->auth_fail_device = ratelimit_new(d->cfg.auth_fail_entries,
+						    d->cfg.auth_fail_burst,
+						    d->cfg.auth_fail_rate);
+		if (!d->auth_fail_source || !d->auth_fail_device) {
+			coapd_log(LOG_ERR, "auth failure limits: %s",
+				  strerror(errno));
+			return -1;
+		}
+	}
 	err = coap_nl_open(&d->nl);
 	if (err) {
 		coapd_log(LOG_ERR, "generic netlink family %s: %s",
@@ -283,6 +296,8 @@ static void teardown(struct coapd *d)
 	coap_nl_close(&d->consumer);
 	coap_nl_close(&d->nl);
 	coapd_cache_free(d->cache);
+	ratelimit_free(d->auth_fail_source);
+	ratelimit_free(d->auth_fail_device);
 	if (d->reg)
 		coap_registry_close(d->reg);
 	if (d->sink_fd > STDERR_FILENO)

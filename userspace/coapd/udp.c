@@ -27,6 +27,10 @@
 #define CF_JSON			50
 #define CF_CBOR			60
 
+/* RFC 8516: a rate-limited request, and when to try again. */
+#define COAP_CODE_TOO_MANY_REQUESTS	COAP_CODE(4, 29)
+#define COAP_OPT_MAX_AGE		14
+
 /* /auth limits (with codec.c's): far above what any SDK sends. */
 #define AUTH_CLIENT_ID_MAX	64
 #define AUTH_CONTENT_MAX	(AUTH_FIELDS_MAX * (AUTH_NAME_MAX + AUTH_VALUE_MAX))
@@ -79,6 +83,14 @@ static time_t now_sec(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	/* Never 0, which marks a free cache entry. */
 	return ts.tv_sec + 1;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 struct auth_cache *coapd_cache_new(void)
@@ -215,9 +227,11 @@ static void send_rst(const struct request *r, uint16_t message_id)
  * Answer a request: piggy-backed in the ACK of a CON (and remembered for its
  * retransmissions), or in a NON of its own for a NON. Errors to a NON get no
  * answer (RFC 7252 §5.2.3 allows either; it avoids reflecting junk).
+ * max_age: a Max-Age option in seconds (0: none).
  */
-static void reply(const struct request *r, uint8_t code, const void *payload,
-		  size_t payload_len)
+static void reply_max_age(const struct request *r, uint8_t code,
+			  uint32_t max_age, const void *payload,
+			  size_t payload_len)
 {
 	static uint16_t non_mid;
 	uint8_t buf[COAP_MAX_MESSAGE];
@@ -239,6 +253,8 @@ static void reply(const struct request *r, uint8_t code, const void *payload,
 	}
 	coap_builder_init(&b, buf, sizeof(buf), type, code, mid, r->msg.token,
 			  r->msg.token_len);
+	if (max_age)
+		coap_builder_add_uint_option(&b, COAP_OPT_MAX_AGE, max_age);
 	coap_builder_set_payload(&b, payload, payload_len);
 	len = coap_builder_finish(&b);
 	if (len < 0) {
@@ -251,6 +267,25 @@ static void reply(const struct request *r, uint8_t code, const void *payload,
 	send_to_peer(r, buf, len);
 	/* An /auth answer carries a token. */
 	explicit_bzero(buf, len);
+}
+
+static void reply(const struct request *r, uint8_t code, const void *payload,
+		  size_t payload_len)
+{
+	reply_max_age(r, code, 0, payload, payload_len);
+}
+
+/*
+ * A rate-limited /auth: PROTOCOL.md's table has no code for it. 4.29 (RFC
+ * 8516) with Max-Age = the seconds until one more attempt may fail: not
+ * 4.01, on which devices re-authenticate at once, and an answer rather than
+ * silence, so that a device behind a limited address learns why and when.
+ * It is smaller than the request (no amplification).
+ */
+static void reply_too_many(const struct request *r, uint64_t wait_ms)
+{
+	reply_max_age(r, COAP_CODE_TOO_MANY_REQUESTS,
+		      wait_ms / 1000 + !!(wait_ms % 1000), NULL, 0);
 }
 
 /* Content-Format/Accept: absent (-1) or a uint of 0..2 bytes. */
@@ -431,9 +466,13 @@ static uint8_t auth(const struct request *r)
 	enum coap_cipher cipher = r->d->cfg.cipher_default;
 	char hex[COAP_PROTO_SIGN_HEX_MAX + 1];
 	char content[AUTH_CONTENT_MAX];
+	struct ratelimit *dev_rl = r->d->auth_fail_device;
+	uint8_t dev_key[RATELIMIT_KEY_LEN];
+	bool dev_counted = false;
 	struct coap_device dev;
 	struct auth_input in;
 	bool cbor_in, cbor_out;
+	uint64_t wait;
 	uint8_t code;
 	int cf, accept, err;
 
@@ -488,6 +527,22 @@ static uint8_t auth(const struct request *r)
 		code = COAP_CODE_UNAUTHORIZED;
 		goto out;
 	}
+	/*
+	 * Failures per device, from whatever sources: guessing one device's
+	 * secret from many addresses. A limited device's sessions keep
+	 * working; only its new /auth waits (neither registry nor HMAC).
+	 */
+	if (dev_rl) {
+		ratelimit_key_device(dev_rl, pk, dn, dev_key);
+		wait = ratelimit_wait(dev_rl, dev_key, now_ms());
+		if (wait) {
+			coapd_log(LOG_DEBUG, "auth %s/%s from %s: device limited for %llu ms",
+				  pk, dn, r->peer_str, (unsigned long long)wait);
+			reply_too_many(r, wait);
+			return 0;
+		}
+		dev_counted = true;
+	}
 	err = coap_proto_sign_content(in.f, in.n, content, sizeof(content));
 	if (err < 0) {
 		coapd_log(LOG_INFO, "auth %s/%s from %s: sign content: %s",
@@ -538,6 +593,42 @@ out_wipe:
 	explicit_bzero(&dev, sizeof(dev));
 	explicit_bzero(hex, sizeof(hex));
 out:
+	/* Unknown, disabled or a bad sign. */
+	if (dev_counted && code == COAP_CODE_UNAUTHORIZED &&
+	    ratelimit_fail(dev_rl, dev_key, now_ms()))
+		coapd_log(LOG_NOTICE, "auth %s/%s: too many failures: limited",
+			  pk, dn);
+	return code;
+}
+
+/*
+ * /auth within the budget of failures of its source (an IPv4 address, an
+ * IPv6 /64): over it, 4.29 before anything is decoded. 4.00 and 4.01 use
+ * the budget: the answers that cost a decode, a registry lookup or an HMAC
+ * (4.05, 4.06, 4.15 cost no more than the 4.29 would).
+ */
+static uint8_t auth_limited(const struct request *r)
+{
+	struct ratelimit *rl = r->d->auth_fail_source;
+	uint8_t key[RATELIMIT_KEY_LEN];
+	uint64_t wait;
+	uint8_t code;
+
+	if (!rl || !ratelimit_key_source(rl, (const struct sockaddr *)&r->peer,
+					 r->peer_len, key))
+		return auth(r);
+	wait = ratelimit_wait(rl, key, now_ms());
+	if (wait) {
+		coapd_log(LOG_DEBUG, "auth from %s: source limited for %llu ms",
+			  r->peer_str, (unsigned long long)wait);
+		reply_too_many(r, wait);
+		return 0;
+	}
+	code = auth(r);
+	if ((code == COAP_CODE_BAD_REQUEST || code == COAP_CODE_UNAUTHORIZED) &&
+	    ratelimit_fail(rl, key, now_ms()))
+		coapd_log(LOG_NOTICE, "auth from %s: too many failures: source limited",
+			  r->peer_str);
 	return code;
 }
 
@@ -565,7 +656,7 @@ static void request(const struct request *r)
 		return;
 	}
 	if (!strcmp(path, "/auth")) {
-		code = auth(r);
+		code = auth_limited(r);
 	} else if (!strcmp(path, "/topic") || !strncmp(path, "/topic/", 7)) {
 		/*
 		 * The module passes up publishes whose token it does not
