@@ -2,15 +2,19 @@
 /*
  * Host unit tests of the device registry (userspace/lib/registry.c): the
  * CRUD calls, validation, SQL-looking input, two writer processes at once,
- * and persistence across a reopen. Each test works in its own temporary
- * directory.
+ * and persistence across a reopen; the sessions table (coapd's persisted
+ * sessions): round trip, validation, corrupted rows written behind the
+ * library's back, the migration of a registry made before it, the file's
+ * mode, transactions. Each test works in its own temporary directory.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <sqlite3.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -326,6 +330,385 @@ TEST_F(reg, concurrent_writers)
 	}
 	ASSERT_EQ(0, coap_registry_foreach(self->r, NULL, list_cb, &l));
 	EXPECT_EQ(2 * WRITES, l.n);
+}
+
+/* ---- sessions ---- */
+
+static struct coap_session_record good_session(const char *token)
+{
+	struct coap_session_record s = {
+		.product_key = "a1PK", .device_name = "dev1", .cipher = 2,
+		.seq_offset = 4912, .seq_highest = 0, .created = 1700000000,
+		.lifetime = 604800, .idle_timeout = 600, .ack_mode = 1,
+	};
+	int i;
+
+	snprintf(s.token, sizeof(s.token), "%s", token);
+	for (i = 0; i < COAP_REGISTRY_KEY_LEN; i++)
+		s.key[i] = 0xa0 + i;
+	s.expires = s.created + s.lifetime;
+	return s;
+}
+
+struct sessions {
+	int n;
+	struct coap_session_record s[8];
+};
+
+static int session_cb(const struct coap_session_record *s, void *data)
+{
+	struct sessions *l = data;
+
+	if (l->n < 8)
+		l->s[l->n] = *s;
+	l->n++;
+	return 0;
+}
+
+/* Raw SQL on the registry file, behind the library's back. */
+static int raw_sql(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	int rc;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return -1;
+	sqlite3_busy_timeout(db, 5000);
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+static long long raw_count(const char *path, const char *sql)
+{
+	sqlite3_stmt *st;
+	long long n = -1;
+	sqlite3 *db;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+TEST_F(reg, session_round_trip)
+{
+	struct coap_session_record in = good_session("0123456789abcdef0123456789abcdef");
+	struct sessions l = { 0 };
+	unsigned int dropped = 7;
+
+	ASSERT_EQ(0, coap_registry_add(self->r, "a1PK", "dev1", "s"));
+	ASSERT_EQ(0, coap_registry_session_put(self->r, &in));
+	ASSERT_EQ(0, coap_registry_session_foreach(self->r, NULL, NULL,
+						   session_cb, &l, &dropped));
+	ASSERT_EQ(1, l.n);
+	EXPECT_EQ(0, dropped);
+	EXPECT_EQ(0, memcmp(&in, &l.s[0], sizeof(in)));
+
+	/* The same token again: a replacement (a rekey), not a second row. */
+	in.key[0] ^= 0xff;
+	in.cipher = 1;
+	ASSERT_EQ(0, coap_registry_session_put(self->r, &in));
+	memset(&l, 0, sizeof(l));
+	ASSERT_EQ(0, coap_registry_session_foreach(self->r, NULL, NULL,
+						   session_cb, &l, NULL));
+	ASSERT_EQ(1, l.n);
+	EXPECT_EQ(0, memcmp(&in, &l.s[0], sizeof(in)));
+
+	EXPECT_EQ(0, coap_registry_session_del(self->r, in.token));
+	EXPECT_EQ(-ENOENT, coap_registry_session_del(self->r, in.token));
+	memset(&l, 0, sizeof(l));
+	ASSERT_EQ(0, coap_registry_session_foreach(self->r, NULL, NULL,
+						   session_cb, &l, NULL));
+	EXPECT_EQ(0, l.n);
+}
+
+TEST_F(reg, session_seq_only_rises)
+{
+	struct coap_session_record in = good_session("tok1");
+	struct sessions l = { 0 };
+
+	ASSERT_EQ(0, coap_registry_add(self->r, "a1PK", "dev1", "s"));
+	ASSERT_EQ(0, coap_registry_session_put(self->r, &in));
+	EXPECT_EQ(0, coap_registry_session_seq(self->r, "tok1", 5000));
+	EXPECT_EQ(0, coap_registry_session_seq(self->r, "tok1", 4999));
+	EXPECT_EQ(-ENOENT, coap_registry_session_seq(self->r, "tok2", 1));
+	EXPECT_EQ(-EINVAL, coap_registry_session_seq(self->r, "tok1",
+						     (uint64_t)INT64_MAX + 1));
+	ASSERT_EQ(0, coap_registry_session_foreach(self->r, NULL, NULL,
+						   session_cb, &l, NULL));
+	ASSERT_EQ(1, l.n);
+	EXPECT_EQ(5000, l.s[0].seq_highest);
+}
+
+TEST_F(reg, session_needs_its_device)
+{
+	struct coap_session_record a = good_session("tokA");
+	struct coap_session_record b = good_session("tokB");
+	struct coap_session_record c = good_session("tokC");
+	struct sessions l = { 0 };
+
+	/* No such device: refused (the foreign key). */
+	EXPECT_EQ(-ENOENT, coap_registry_session_put(self->r, &a));
+	ASSERT_EQ(0, coap_registry_add(self->r, "a1PK", "dev1", "s"));
+	ASSERT_EQ(0, coap_registry_add(self->r, "a1PK", "dev2", "s"));
+	strcpy(c.device_name, "dev2");
+	ASSERT_EQ(0, coap_registry_session_put(self->r, &a));
+	ASSERT_EQ(0, coap_registry_session_put(self->r, &b));
+	ASSERT_EQ(0, coap_registry_session_put(self->r, &c));
+
+	ASSERT_EQ(0, coap_registry_session_foreach(self->r, "a1PK", "dev1",
+						   session_cb, &l, NULL));
+	ASSERT_EQ(2, l.n);
+	EXPECT_STREQ("tokA", l.s[0].token);
+	EXPECT_STREQ("tokB", l.s[1].token);
+
+	/* Deleting a device deletes its sessions: they must not come back. */
+	ASSERT_EQ(0, coap_registry_del(self->r, "a1PK", "dev1"));
+	memset(&l, 0, sizeof(l));
+	ASSERT_EQ(0, coap_registry_session_foreach(self->r, NULL, NULL,
+						   session_cb, &l, NULL));
+	ASSERT_EQ(1, l.n);
+	EXPECT_STREQ("tokC", l.s[0].token);
+}
+
+TEST(session_validation)
+{
+	struct coap_session_record s = good_session("tok");
+	char longest[COAP_REGISTRY_TOKEN_MAX + 1];
+
+	EXPECT_TRUE(coap_registry_session_valid(&s));
+#define BAD(field, value) do {						\
+		struct coap_session_record t = good_session("tok");	\
+		t.field = value;					\
+		EXPECT_FALSE(coap_registry_session_valid(&t)) {		\
+			TH_LOG("%s = %s accepted", #field, #value);	\
+		}							\
+	} while (0)
+	BAD(cipher, 0);
+	BAD(cipher, 3);
+	BAD(seq_offset, 0);
+	BAD(seq_offset, (uint64_t)INT64_MAX + 1);
+	BAD(seq_highest, UINT64_MAX);
+	BAD(lifetime, 0);
+	BAD(created, -1);
+	BAD(created, INT64_MAX);
+	BAD(expires, 1700000000 + 604801);	/* not created + lifetime */
+	BAD(expires, INT64_MAX);
+	BAD(idle_timeout, COAP_REGISTRY_IDLE_MAX + 1);
+	BAD(ack_mode, 2);
+#undef BAD
+	strcpy(s.token, "");
+	EXPECT_FALSE(coap_registry_session_valid(&s));
+	strcpy(s.token, "with space");
+	EXPECT_FALSE(coap_registry_session_valid(&s));
+	strcpy(s.token, "ctl\x01");
+	EXPECT_FALSE(coap_registry_session_valid(&s));
+	strcpy(s.token, "caf\xc3\xa9");
+	EXPECT_FALSE(coap_registry_session_valid(&s));
+	s = good_session("tok");
+	strcpy(s.product_key, "sys");
+	EXPECT_FALSE(coap_registry_session_valid(&s));
+	s = good_session("tok");
+	strcpy(s.device_name, "a/b");
+	EXPECT_FALSE(coap_registry_session_valid(&s));
+	memset(longest, 'x', COAP_REGISTRY_TOKEN_MAX);
+	longest[COAP_REGISTRY_TOKEN_MAX] = '\0';
+	s = good_session(longest);
+	EXPECT_TRUE(coap_registry_session_valid(&s));
+	/* Not NUL-terminated within the field: one too long. */
+	memset(s.token, 'x', sizeof(s.token));
+	EXPECT_FALSE(coap_registry_session_valid(&s));
+}
+
+TEST_F(reg, session_invalid_put_refused)
+{
+	struct coap_session_record s = good_session("tok");
+	struct sessions l = { 0 };
+
+	ASSERT_EQ(0, coap_registry_add(self->r, "a1PK", "dev1", "s"));
+	s.cipher = 9;
+	EXPECT_EQ(-EINVAL, coap_registry_session_put(self->r, &s));
+	s = good_session("tok' OR '1'='1");
+	EXPECT_EQ(-EINVAL, coap_registry_session_put(self->r, &s));
+	s = good_session("tok');DROP-TABLE-sessions;--");
+	EXPECT_EQ(0, coap_registry_session_put(self->r, &s));
+	ASSERT_EQ(0, coap_registry_session_foreach(self->r, NULL, NULL,
+						   session_cb, &l, NULL));
+	ASSERT_EQ(1, l.n);
+	EXPECT_STREQ("tok');DROP-TABLE-sessions;--", l.s[0].token);
+}
+
+/*
+ * Rows nobody valid wrote (a damaged file, a hand edit): each is skipped,
+ * counted and deleted; the good row next to them comes through intact.
+ */
+TEST_F(reg, session_corrupted_rows_dropped)
+{
+	struct coap_session_record good = good_session("good");
+	struct sessions l = { 0 };
+	unsigned int dropped = 0;
+	char sql[4096];
+
+	ASSERT_EQ(0, coap_registry_add(self->r, "a1PK", "dev1", "s"));
+	ASSERT_EQ(0, coap_registry_session_put(self->r, &good));
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO sessions VALUES"
+		 /* key one byte short */
+		 " ('k15', 'a1PK', 'dev1', 1, x'000102030405060708090a0b0c0d0e', 1, 0, 1700000000, 1700000060, 60, 0, 0),"
+		 /* key as text of the right length */
+		 " ('ktext', 'a1PK', 'dev1', 1, '0123456789abcdef', 1, 0, 1700000000, 1700000060, 60, 0, 0),"
+		 /* cipher not a number */
+		 " ('ciph', 'a1PK', 'dev1', 'cbc', x'000102030405060708090a0b0c0d0e0f', 1, 0, 1700000000, 1700000060, 60, 0, 0),"
+		 /* absurd expiry: far beyond created + lifetime */
+		 " ('exp', 'a1PK', 'dev1', 1, x'000102030405060708090a0b0c0d0e0f', 1, 0, 1700000000, 9000000000000000000, 60, 0, 0),"
+		 /* lifetime beyond a u32 */
+		 " ('life', 'a1PK', 'dev1', 1, x'000102030405060708090a0b0c0d0e0f', 1, 0, 1700000000, 1704294967296, 4294967296, 0, 0),"
+		 /* negative seq offset, and a negative highest */
+		 " ('neg', 'a1PK', 'dev1', 1, x'000102030405060708090a0b0c0d0e0f', -5, 0, 1700000000, 1700000060, 60, 0, 0),"
+		 " ('negh', 'a1PK', 'dev1', 1, x'000102030405060708090a0b0c0d0e0f', 1, -1, 1700000000, 1700000060, 60, 0, 0),"
+		 /* a control character in the token, a token as a blob */
+		 " (char(116, 10, 107), 'a1PK', 'dev1', 1, x'000102030405060708090a0b0c0d0e0f', 1, 0, 1700000000, 1700000060, 60, 0, 0),"
+		 " (x'746f6b', 'a1PK', 'dev1', 1, x'000102030405060708090a0b0c0d0e0f', 1, 0, 1700000000, 1700000060, 60, 0, 0),"
+		 /* a float where an integer belongs; ack mode 7 */
+		 " ('flt', 'a1PK', 'dev1', 1, x'000102030405060708090a0b0c0d0e0f', 1.5, 0, 1700000000, 1700000060, 60, 0, 0),"
+		 " ('ack', 'a1PK', 'dev1', 1, x'000102030405060708090a0b0c0d0e0f', 1, 0, 1700000000, 1700000060, 60, 0, 7)");
+	ASSERT_EQ(0, raw_sql(self->path, sql));
+	ASSERT_EQ(12, raw_count(self->path, "SELECT count(*) FROM sessions"));
+
+	ASSERT_EQ(0, coap_registry_session_foreach(self->r, NULL, NULL,
+						   session_cb, &l, &dropped));
+	ASSERT_EQ(1, l.n);
+	EXPECT_EQ(0, memcmp(&good, &l.s[0], sizeof(good)));
+	EXPECT_EQ(11, dropped);
+	EXPECT_EQ(1, raw_count(self->path, "SELECT count(*) FROM sessions"));
+	/* A second walk finds nothing more to drop. */
+	memset(&l, 0, sizeof(l));
+	ASSERT_EQ(0, coap_registry_session_foreach(self->r, NULL, NULL,
+						   session_cb, &l, &dropped));
+	EXPECT_EQ(1, l.n);
+	EXPECT_EQ(0, dropped);
+}
+
+/* A registry made before the sessions table existed (schema version 0). */
+TEST_F(reg, migration_from_devices_only)
+{
+	struct coap_session_record s = good_session("tok");
+	struct sessions l = { 0 };
+	struct coap_device dev;
+	char old[192], msg[256];
+	struct coap_registry *r;
+	int err = 1;
+
+	snprintf(old, sizeof(old), "%s/old.db", self->dir);
+	ASSERT_EQ(0, raw_sql(old,
+		"PRAGMA journal_mode=WAL;"
+		"CREATE TABLE devices (product_key TEXT NOT NULL,"
+		" device_name TEXT NOT NULL, secret TEXT NOT NULL,"
+		" enabled INTEGER NOT NULL DEFAULT 1, created INTEGER NOT NULL,"
+		" PRIMARY KEY (product_key, device_name));"
+		"INSERT INTO devices VALUES ('a1PK', 'dev1', 'olds3cret', 0, 1600000000);"));
+	ASSERT_EQ(0, raw_count(old, "PRAGMA user_version"));
+
+	r = coap_registry_open(old, false, &err, msg, sizeof(msg));
+	ASSERT_NE(NULL, r) {
+		TH_LOG("open: %d %s", err, msg);
+	}
+	EXPECT_EQ(1, raw_count(old, "PRAGMA user_version"));
+	ASSERT_EQ(0, coap_registry_get(r, "a1PK", "dev1", &dev));
+	EXPECT_STREQ("olds3cret", dev.secret);
+	EXPECT_FALSE(dev.enabled);
+	EXPECT_EQ(1600000000, dev.created);
+	ASSERT_EQ(0, coap_registry_session_put(r, &s));
+	coap_registry_close(r);
+
+	/* Opened again: already migrated, the session is still there. */
+	r = coap_registry_open(old, false, &err, msg, sizeof(msg));
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, coap_registry_session_foreach(r, NULL, NULL, session_cb,
+						   &l, NULL));
+	EXPECT_EQ(1, l.n);
+	coap_registry_close(r);
+}
+
+TEST_F(reg, foreign_database_untouched)
+{
+	char other[192], msg[256];
+	struct coap_registry *r;
+	int err = 0;
+
+	snprintf(other, sizeof(other), "%s/other.db", self->dir);
+	ASSERT_EQ(0, raw_sql(other, "CREATE TABLE t (x INTEGER);"));
+	r = coap_registry_open(other, false, &err, msg, sizeof(msg));
+	EXPECT_EQ(NULL, r);
+	EXPECT_EQ(-EIO, err);
+	EXPECT_NE(NULL, strstr(msg, "not a device registry"));
+	/* No sessions table was added to somebody else's database. */
+	EXPECT_EQ(0, raw_count(other, "SELECT count(*) FROM sqlite_master WHERE name = 'sessions'"));
+	EXPECT_EQ(0, raw_count(other, "PRAGMA user_version"));
+}
+
+TEST_F(reg, file_mode_owner_only)
+{
+	char loose[192], msg[256];
+	struct coap_registry *r;
+	struct stat st;
+	int err;
+
+	ASSERT_EQ(0, stat(self->path, &st));
+	EXPECT_EQ(0600, st.st_mode & 0777);
+
+	/* A registry left readable by others is narrowed on open. */
+	snprintf(loose, sizeof(loose), "%s/loose.db", self->dir);
+	r = coap_registry_open(loose, true, &err, msg, sizeof(msg));
+	ASSERT_NE(NULL, r);
+	coap_registry_close(r);
+	ASSERT_EQ(0, chmod(loose, 0644));
+	r = coap_registry_open(loose, false, &err, msg, sizeof(msg));
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, stat(loose, &st));
+	EXPECT_EQ(0600, st.st_mode & 0777);
+	/* SQLite's side files take the file's mode. */
+	ASSERT_EQ(0, coap_registry_add(r, "a1PK", "dev1", "s"));
+	snprintf(loose, sizeof(loose), "%s/loose.db-wal", self->dir);
+	if (!stat(loose, &st))
+		EXPECT_EQ(0, st.st_mode & 077);
+	coap_registry_close(r);
+}
+
+TEST_F(reg, transaction_batches_writes)
+{
+	struct coap_session_record a = good_session("tokA");
+
+	ASSERT_EQ(0, coap_registry_add(self->r, "a1PK", "dev1", "s"));
+	ASSERT_EQ(0, coap_registry_commit(self->r));	/* none open: fine */
+	ASSERT_EQ(0, coap_registry_begin(self->r));
+	ASSERT_EQ(0, coap_registry_begin(self->r));	/* already open */
+	ASSERT_EQ(0, coap_registry_session_put(self->r, &a));
+	ASSERT_EQ(0, coap_registry_session_seq(self->r, "tokA", 6000));
+	/* Another connection does not see it before the commit. */
+	EXPECT_EQ(0, raw_count(self->path, "SELECT count(*) FROM sessions"));
+	ASSERT_EQ(0, coap_registry_commit(self->r));
+	EXPECT_EQ(1, raw_count(self->path, "SELECT count(*) FROM sessions"));
+	EXPECT_EQ(6000, raw_count(self->path, "SELECT seq_highest FROM sessions"));
+}
+
+TEST_F(reg, state_values)
+{
+	char v[64];
+
+	EXPECT_EQ(-ENOENT, coap_registry_state_get(self->r, "module", v,
+						   sizeof(v)));
+	ASSERT_EQ(0, coap_registry_state_set(self->r, "module", "boot 23"));
+	ASSERT_EQ(0, coap_registry_state_set(self->r, "module", "boot 24"));
+	ASSERT_EQ(0, coap_registry_state_get(self->r, "module", v, sizeof(v)));
+	EXPECT_STREQ("boot 24", v);
+	/* Too long for the caller's buffer: an error, not a cut value. */
+	EXPECT_EQ(-EIO, coap_registry_state_get(self->r, "module", v, 4));
 }
 
 TEST_HARNESS_MAIN
