@@ -103,8 +103,14 @@ $(BUILD)/e2e/registry-add: tests/e2e/registry-add.c userspace/lib/registry.c \
 	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $< userspace/lib/registry.c \
 		-lsqlite3 -o $@
 
+$(BUILD)/e2e/restart-client: tests/e2e/restart-client.c $(WIRE_SRC) $(WIRE_HDR) \
+		userspace/lib/coap_proto.c userspace/lib/coap_proto.h
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $< $(WIRE_SRC) \
+		userspace/lib/coap_proto.c -lcrypto -o $@
+
 e2e: $(BUILD)/coapd $(BUILD)/e2e/device-client $(BUILD)/e2e/registry-add \
-	$(BUILD)/coap-device
+	$(BUILD)/coap-device $(BUILD)/e2e/restart-client
 
 # coapctl, the operator's CLI (kernel over netlink, registry on SQLite).
 COAPCTL_LIB := $(WIRE_SRC) userspace/lib/coap_nl.c userspace/lib/coap_proto.c \

@@ -594,6 +594,45 @@ TEST_F(reg, session_corrupted_rows_dropped)
 	EXPECT_EQ(0, dropped);
 }
 
+/* coapd's reconciliation deletes and updates rows as it walks them. */
+struct walker {
+	struct coap_registry *r;
+	int seen;
+};
+
+static int delete_or_raise_cb(const struct coap_session_record *s, void *data)
+{
+	struct walker *w = data;
+
+	w->seen++;
+	if (strcmp(s->token, "tok2"))
+		return coap_registry_session_del(w->r, s->token);
+	return coap_registry_session_seq(w->r, s->token, 7777);
+}
+
+TEST_F(reg, session_walk_may_change_its_row)
+{
+	static const char * const tokens[] = { "tok1", "tok2", "tok3", "tok4" };
+	struct walker w = { .r = self->r };
+	struct sessions l = { 0 };
+	size_t i;
+
+	ASSERT_EQ(0, coap_registry_add(self->r, "a1PK", "dev1", "s"));
+	for (i = 0; i < 4; i++) {
+		struct coap_session_record s = good_session(tokens[i]);
+
+		ASSERT_EQ(0, coap_registry_session_put(self->r, &s));
+	}
+	ASSERT_EQ(0, coap_registry_session_foreach(self->r, NULL, NULL,
+						   delete_or_raise_cb, &w, NULL));
+	EXPECT_EQ(4, w.seen);
+	ASSERT_EQ(0, coap_registry_session_foreach(self->r, NULL, NULL,
+						   session_cb, &l, NULL));
+	ASSERT_EQ(1, l.n);
+	EXPECT_STREQ("tok2", l.s[0].token);
+	EXPECT_EQ(7777, l.s[0].seq_highest);
+}
+
 /* A registry made before the sessions table existed (schema version 0). */
 TEST_F(reg, migration_from_devices_only)
 {

@@ -56,6 +56,9 @@ bash "$(dirname "$0")/../e2e/dtls.sh" "$stdir/.." 2>&1 | tee "$out/dtls.tap"
 # /auth failure limits per source and per device.
 bash "$(dirname "$0")/../e2e/auth_ratelimit.sh" "$stdir/.." 2>&1 |
 	tee "$out/auth-ratelimit.tap"
+# Restart and persistence: coapd SIGKILLed under traffic, the module
+# reloaded under coapd (COAP_OFFLOAD_KO); it leaves the module loaded.
+bash "$(dirname "$0")/../e2e/restart.sh" "$stdir/.." 2>&1 | tee "$out/restart.tap"
 
 # Last: it tears things down under traffic, the module included.
 run_selftest "$stdir/lifetime"

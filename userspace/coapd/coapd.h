@@ -71,6 +71,10 @@ struct coapd {
 	struct coapd_dtls *dtls;	/* NULL when DTLS mode is off */
 	/* Failed /auth per source and per device (NULL: not limited). */
 	struct ratelimit *auth_fail_source, *auth_fail_device;
+	/* persist.c: sessions kept in the registry across restarts. */
+	struct coapd_persist *persist;
+	struct coap_nl events;		/* expiries, the family's removal */
+	int persist_tick_fd;		/* timerfd: seqs to the registry */
 };
 
 /*
@@ -166,5 +170,29 @@ int coapd_sink_deliver(struct coapd *d, const struct coapd_message *m);
  * when the consumer socket itself failed (the daemon then stops).
  */
 int coapd_consumer_input(struct coapd *d);
+
+/*
+ * persist.c: every granted session recorded in the registry, its committed
+ * seq kept up to date (once a second), and reconciled with the kernel's
+ * table at startup: sessions of a reloaded module are restored. open and
+ * resync before the UDP sockets are attached; tick on persist_tick_fd and
+ * events_input on the events socket; -1 from either: the module went away
+ * and the daemon stops. close commits what is left.
+ */
+int coapd_persist_open(struct coapd *d);
+int coapd_persist_resync(struct coapd *d);
+int coapd_persist_tick(struct coapd *d);
+int coapd_persist_events_input(struct coapd *d);
+void coapd_persist_close(struct coapd *d);
+/* Hooks: a session pushed to the kernel (key: COAP_PROTO_KEY_LEN bytes),
+ * one deleted, a message of the device delivered.
+ */
+void coapd_persist_granted(struct coapd *d, const char *token, const char *pk,
+			   const char *dn, enum coap_cipher cipher,
+			   const uint8_t *key, uint64_t seq_offset,
+			   uint32_t lifetime, uint32_t idle_timeout,
+			   uint8_t ack_mode);
+void coapd_persist_revoked(struct coapd *d, const char *token);
+void coapd_persist_delivered(struct coapd *d, const char *pk, const char *dn);
 
 #endif /* COAPD_H */

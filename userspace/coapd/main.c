@@ -262,6 +262,19 @@ static int setup(struct coapd *d)
 			  d->consumer.error);
 		return -1;
 	}
+	/*
+	 * Then the stored sessions, so that a restored device's publishes
+	 * find their session once the sockets are attached (before, they
+	 * are refused by the kernel with an ICMP and retransmitted).
+	 */
+	err = coapd_persist_open(d);
+	if (err) {
+		coapd_log(LOG_ERR, "sessions: the module's events group: %s",
+			  strerror(-err));
+		return -1;
+	}
+	if (coapd_persist_resync(d))
+		return -1;
 	d->udp4 = udp_open(d, AF_INET);
 	if (d->udp4 < 0)
 		return -1;
@@ -282,6 +295,8 @@ static int setup(struct coapd *d)
 
 static void teardown(struct coapd *d)
 {
+	/* First: the last seqs are read back from the kernel. */
+	coapd_persist_close(d);
 	/*
 	 * Closing the UDP sockets detaches them; the kernel keeps its
 	 * sessions, so that a restarted daemon's devices need no new /auth.
@@ -321,7 +336,8 @@ static bool signal_input(struct coapd *d)
 
 static int run(struct coapd *d)
 {
-	enum { P_SIG, P_CONSUMER, P_UDP4, P_UDP6, P_DTLS, P_N };
+	enum { P_SIG, P_CONSUMER, P_UDP4, P_UDP6, P_DTLS, P_EVENTS, P_TICK,
+	       P_N };
 	struct pollfd pfd[P_N] = {
 		[P_SIG] = { .fd = d->sig_fd, .events = POLLIN },
 		[P_CONSUMER] = { .fd = mnl_socket_get_fd(d->consumer.nl),
@@ -331,6 +347,9 @@ static int run(struct coapd *d)
 		[P_UDP6] = { .fd = d->udp6, .events = POLLIN },
 		/* libcoap's epoll fd: its sockets and its timers. */
 		[P_DTLS] = { .fd = coapd_dtls_fd(d), .events = POLLIN },
+		[P_EVENTS] = { .fd = mnl_socket_get_fd(d->events.nl),
+			       .events = POLLIN },
+		[P_TICK] = { .fd = d->persist_tick_fd, .events = POLLIN },
 	};
 
 	for (;;) {
@@ -351,6 +370,10 @@ static int run(struct coapd *d)
 			coapd_udp_input(d, d->udp6);
 		if (pfd[P_DTLS].revents)
 			coapd_dtls_input(d);
+		if (pfd[P_EVENTS].revents && coapd_persist_events_input(d))
+			return -1;
+		if (pfd[P_TICK].revents && coapd_persist_tick(d))
+			return -1;
 	}
 }
 
@@ -358,6 +381,7 @@ int main(int argc, char **argv)
 {
 	struct coapd d = {
 		.udp4 = -1, .udp6 = -1, .sink_fd = STDOUT_FILENO, .sig_fd = -1,
+		.persist_tick_fd = -1,
 	};
 	int ret = 1;
 

@@ -213,6 +213,8 @@ static int message_cb(const struct nlmsghdr *nlh, void *data)
 		m.peer = mnl_attr_get_payload(peer);
 		m.peer_len = mnl_attr_get_payload_len(peer);
 	}
+	/* Its session's committed seq moved: persisted with the next tick. */
+	coapd_persist_delivered(data, m.product_key, m.device_name);
 	/* One bad message must not stop the others in the same batch. */
 	coapd_sink_deliver(data, &m);
 	return MNL_CB_OK;

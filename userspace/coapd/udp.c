@@ -372,6 +372,10 @@ static int session_new(struct coapd *d, const char *token, const char *pk,
 	err = coap_nl_talk(&d->nl, nlh, NULL, NULL);
 	/* The request held the key. */
 	explicit_bzero(buf, sizeof(buf));
+	/* The kernel session has no ack mode (yet): 0. */
+	if (!err)
+		coapd_persist_granted(d, token, pk, dn, cipher, key, seq_offset,
+				      d->cfg.token_lifetime, 0, 0);
 	return err;
 }
 
@@ -392,6 +396,7 @@ static void session_del(struct coapd *d, const char *token)
 		coapd_log(LOG_WARNING, "delete an unused session: %s",
 			  strerror(-err));
 	explicit_bzero(buf, sizeof(buf));
+	coapd_persist_revoked(d, token);
 }
 
 /*

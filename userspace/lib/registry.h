@@ -109,7 +109,7 @@ int coap_registry_session_seq(struct coap_registry *r, const char *token,
  * when product_key and device_name are set; stops early when cb returns
  * non-zero and returns that value. Rows that are not a valid session are
  * deleted after the walk and counted in *dropped (may be NULL). 0 or -EIO.
- * cb must not write to the registry.
+ * cb may update or delete the row it was given (nothing else).
  */
 int coap_registry_session_foreach(struct coap_registry *r,
 				  const char *product_key,

@@ -1,0 +1,239 @@
+#!/bin/bash
+# Restart and persistence, inside the test VM with coap_offload.ko loaded
+# (COAP_OFFLOAD_KO names the module file, for the reload):
+#  1. devices authenticate and publish; coapd is killed (SIGKILL) while they
+#     publish and started again: the same tokens keep working with no new
+#     /auth (the kernel kept the sessions), every publish is answered 2.05,
+#     the sink holds each message once, the session list is unchanged;
+#  2. a session that expires while coapd runs leaves the registry;
+#  3. the module is unloaded under a running coapd (which stops, status 1),
+#     loaded again, coapd started: the sessions come back from the registry,
+#     the old token works, a replay of an accepted seq is refused (4.00), a
+#     session that expired meanwhile is not restored (4.01).
+# The module is left loaded for the scripts after this one. TAP on stdout.
+#   tests/e2e/restart.sh BUILD_DIR
+set -u
+build=$(cd "${1:-build}" && pwd)
+port=5682
+pk=a1rstPK
+secret=$(openssl rand -hex 12)
+ko=${COAP_OFFLOAD_KO:-}
+client=$build/e2e/restart-client
+coapctl=$build/coapctl
+
+echo "TAP version 13"
+echo "1..27"
+. "$(dirname "$0")/lib.sh"
+
+work=$(mktemp -d /tmp/restart.XXXXXX)
+db=$work/registry.db
+sink=$work/sink.jsonl
+cleanup() {
+	[ -n "$coapd_pid" ] && kill -9 "$coapd_pid" 2>/dev/null
+	# Whatever happened, the scripts after this one need the module.
+	[ -d /sys/module/coap_offload ] || { [ -n "$ko" ] && insmod "$ko"; }
+	if [ -n "${COAP_VM_OUT:-}" ]; then
+		cat "$work"/coapd-*.log >"$COAP_VM_OUT/restart-coapd.log" 2>/dev/null
+		cp "$sink" "$COAP_VM_OUT/restart-sink.jsonl" 2>/dev/null
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Each coapd run logs to a file of its own.
+runs=0
+start() {
+	runs=$((runs + 1))
+	log=$work/coapd-$runs.log
+	start_coapd -v "$@"
+}
+dev() { # NAME auth|publish ARGS...
+	local name=$1 verb=$2
+	shift 2
+	if [ "$verb" = auth ]; then
+		timeout 120 "$client" "$port" "$work/$name.state" auth "$pk" "$name" "$secret" "$@"
+	else
+		timeout 300 "$client" "$port" "$work/$name.state" publish "$pk" "$name" "$@"
+	fi
+}
+acked() { grep -c ': 2\.05 id ' "$@"; }
+# The rows of the registry's sessions table, as "dn seq_highest".
+rows() { python3 - "$db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for dn, hi in db.execute('SELECT device_name, seq_highest FROM sessions ORDER BY device_name'):
+    print(dn, hi)
+PY
+}
+sessions() { # the kernel's, without counters: token pk dn cipher offset
+	"$coapctl" -j session list --show-tokens | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+l = o if isinstance(o, list) else o.get("session_list", o.get("sessions", []))
+for s in sorted(l, key=lambda s: s["token"]):
+    print(s["token"], s["product_key"], s["device_name"], s["cipher"], s["seq_offset"])'
+}
+
+# 1: the registry.
+status=0
+for d in devA devB devC devD; do
+	"$coapctl" -r "$db" device add "$pk/$d" secret "$secret" >/dev/null || status=1
+done
+result $status "registry with four devices (coapctl)"
+
+# 2, 3: coapd; the registry holds keys: owner-only.
+start
+[ "$(stat -c %a "$db")" = 600 ]
+result $? "the registry file is mode 0600 ($(stat -c %a "$db"))"
+
+# 4, 5: two sessions, one per suite, and a first publish each.
+dev devA auth aes-128-cbc >"$work/authA.out" 2>&1 &&
+	dev devB auth aes-128-ctr >"$work/authB.out" 2>&1
+status=$?
+show "$work/authA.out" "$work/authB.out"
+result $status "devA (aes-128-cbc) and devB (aes-128-ctr) authenticate"
+dev devA publish 2 beforeA >"$work/pubA0.out" 2>&1 &&
+	dev devB publish 2 beforeB >"$work/pubB0.out" 2>&1
+result $? "devA and devB publish: 2.05"
+sessions >"$work/sessions-before"
+sleep 2	# a tick: the seqs reach the registry
+
+# 6..11: SIGKILL while both publish, down for a while, started again.
+dev devA publish 30 killA 100 >"$work/pubA1.out" 2>&1 &
+pidA=$!
+dev devB publish 30 killB 100 >"$work/pubB1.out" 2>&1 &
+pidB=$!
+for _ in $(seq 300); do
+	[ "$(acked "$work/pubA1.out")" -ge 8 ] && break
+	sleep 0.1
+done
+kill -9 "$coapd_pid"
+wait "$coapd_pid" 2>/dev/null
+coapd_pid=
+echo "# coapd killed after devA's publish $(acked "$work/pubA1.out")"
+sleep 1.5	# the devices retransmit into a closed port meanwhile
+start
+wait "$pidA"
+stA=$?
+wait "$pidB"
+stB=$?
+show "$work/pubA1.out" "$work/pubB1.out" | grep -v ': 2\.05 id '
+[ $stA = 0 ] && [ $stB = 0 ] && [ "$(acked "$work/pubA1.out")" = 30 ] &&
+	[ "$(acked "$work/pubB1.out")" = 30 ]
+result $? "every publish across the SIGKILL and restart got 2.05 ($(acked "$work/pubA1.out") + $(acked "$work/pubB1.out") of 60), with the same tokens"
+! grep -q 'notice: auth ' "$log"
+result $? "no /auth reached the restarted coapd"
+grep -q 'sessions: 2 in the kernel, 0 restored' "$log"
+result $? "the restarted coapd found both sessions in the kernel"
+grep 'sessions: ' "$log" | show
+sessions >"$work/sessions-after"
+diff "$work/sessions-before" "$work/sessions-after" >/dev/null &&
+	[ "$(wc -l <"$work/sessions-after")" = 2 ]
+result $? "the kernel's session list is unchanged"
+
+# Each acknowledged publish exactly once in the sink (both coapd runs).
+sink_once() {
+	cat "$work"/pub*.out | sed -n 's/^publish [0-9]* \([^:]*\): 2\.05 id .*/\1/p' \
+		>"$work/acked"
+	python3 - "$sink" "$work/acked" <<'PY'
+import json, sys
+got = {}
+for l in open(sys.argv[1]):
+    if l.strip():
+        p = json.loads(l).get('payload')
+        got[p] = got.get(p, 0) + 1
+want = [l.strip() for l in open(sys.argv[2]) if l.strip()]
+bad = [p for p in want if got.get(p) != 1]
+extra = [p for p in got if p not in want]
+for p in bad[:10]:
+    print('# %s in the sink %d times' % (p, got.get(p, 0)))
+for p in extra[:10]:
+    print('# %s in the sink but not acknowledged' % p)
+print('# %d acknowledged, %d distinct in the sink' % (len(want), len(got)))
+sys.exit(1 if bad or extra else 0)
+PY
+}
+sink_once
+result $? "the sink holds each acknowledged message exactly once"
+rows >"$work/rows"
+show "$work/rows"
+[ "$(grep -c . "$work/rows")" = 2 ]
+result $? "the registry holds the two sessions"
+
+# 12..15: sessions of 5 s. devD's expires while coapd runs: its row goes.
+stop_coapd
+start --token-lifetime 5
+dev devD auth >"$work/authD.out" 2>&1
+result $? "devD authenticates (5 s session)"
+gone=1
+for _ in $(seq 150); do
+	rows | grep -q '^devD ' || { gone=0; break; }
+	sleep 0.1
+done
+rows | grep -q '^devA ' && [ $gone = 0 ]
+result $? "devD's session expired in the kernel: its row left the registry, the others stayed"
+
+# 16..: devC's 5 s session is stored; the module goes away under coapd.
+dev devC auth >"$work/authC.out" 2>&1 && dev devC publish 1 short >"$work/pubC.out" 2>&1
+result $? "devC authenticates (5 s session) and publishes"
+last=$(sed -n 's/^publish \([0-9]*\) .*: 2\.05 id .*/\1/p' "$work/pubA1.out" | sort -n | tail -n 1)
+sleep 2	# a tick: devC's row is committed
+c_auth=$(date +%s)
+rmmod coap_offload
+rm_status=$?
+status=1
+for _ in $(seq 100); do
+	kill -0 "$coapd_pid" 2>/dev/null || { wait "$coapd_pid"; status=$?; break; }
+	sleep 0.1
+done
+[ $status = 124 ] || true
+[ $rm_status = 0 ] && [ $status = 1 ] && grep -q 'coap_offload.ko was unloaded' "$log"
+result $? "rmmod under a running coapd: coapd says so and exits 1 (rmmod $rm_status, coapd $status)"
+[ "$status" = 1 ] || kill -9 "$coapd_pid" 2>/dev/null
+coapd_pid=
+# Keep the module away until devC's session has run out.
+while [ $(($(date +%s) - c_auth)) -lt 6 ]; do sleep 0.5; done
+insmod "$ko"
+start
+grep -q 'sessions: 0 in the kernel, 2 restored, 1 expired' "$log"
+result $? "after the reload: devA's and devB's sessions restored, devC's expired one not"
+grep 'sessions: ' "$log" | show
+
+dev devA publish 2 afterA >"$work/pubA2.out" 2>&1 &&
+	dev devB publish 2 afterB >"$work/pubB2.out" 2>&1
+status=$?
+show "$work/pubA2.out" "$work/pubB2.out"
+result $status "the old tokens work after the module reload (no /auth)"
+
+# devA's highest accepted seq before the reload, again with a fresh MID.
+dev devA publish 1 replay 0 "$last" >"$work/replay.out" 2>&1
+show "$work/replay.out"
+grep -q "^publish $last replay-1: 4\.00$" "$work/replay.out"
+result $? "a replay of devA's seq $last (accepted before the reload) -> 4.00"
+
+dev devC publish 1 expired >"$work/pubC2.out" 2>&1
+show "$work/pubC2.out"
+grep -q ': 4\.01$' "$work/pubC2.out"
+result $? "devC's expired session was not restored: 4.01"
+rows >"$work/rows"
+show "$work/rows"
+[ "$(cut -d' ' -f1 "$work/rows" | tr '\n' ' ')" = "devA devB " ]
+result $? "the registry holds devA's and devB's sessions only"
+
+sink_once
+result $? "the sink holds each acknowledged message exactly once, after the reload too"
+
+# No secret, key or full token in any coapd log.
+status=0
+cat "$work"/coapd-*.log >"$work/all.log"
+grep -qF -- "$secret" "$work/all.log" && status=1
+grep -qiE '[0-9a-f]{32}' "$work/all.log" && status=1
+for d in devA devB devC devD; do
+	read -r tok _ key _ <"$work/$d.state"
+	grep -qF -- "$tok" "$work/all.log" && status=1
+	grep -qiF -- "$key" "$work/all.log" && status=1
+done
+result $status "coapd's logs hold no secret, key or full token"
+
+stop_coapd
+exit 0

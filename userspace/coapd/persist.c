@@ -1,0 +1,747 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Sessions that outlive coapd and the module. Every session coapd grants is
+ * recorded in the registry's sessions table (userspace/lib/registry.c), its
+ * highest committed seq is brought up to date about once a second, and at
+ * startup the table is reconciled with the kernel's before the UDP sockets
+ * are attached:
+ *
+ *  - coapd died (SIGKILL, crash): the kernel kept its sessions; the new
+ *    coapd finds them in its dump and only updates the table from them.
+ *  - the module was reloaded or the gateway rebooted: the kernel's table is
+ *    empty; every stored, unexpired session of an enabled device is pushed
+ *    back with its remaining lifetime and a seq offset above the highest
+ *    seq known to be committed, so that no stored seq can be replayed.
+ *  - an operator deleted a session (coapctl session del/flush) or it idled
+ *    out while coapd was away, the module staying loaded: it must stay
+ *    gone. The table remembers the module instance it was last reconciled
+ *    with (boot id + the generic netlink family id, which the kernel hands
+ *    out cyclically, so a reload gets a new one); a session missing from
+ *    that same instance is deleted, not restored.
+ *
+ * The module's messages do not name their session (only the device), so
+ * a delivery marks its device; each second the marked devices' sessions are
+ * read back from the kernel (SEQ_HIGHEST) in one registry transaction.
+ * Expiry events from the module's "events" group mark the device too: its
+ * session then is missing from the kernel and its row is deleted.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/timerfd.h>
+
+#include "coapd.h"
+
+/* How often the committed seqs go to the registry (the replay window). */
+#define PERSIST_TICK_SEC	1
+#define DUMP_TRIES		5
+#define EVENTS_BUDGET		64
+#define EVENTS_RCVBUF		(1 << 20)
+/* "<boot id>/<family id>" */
+#define INSTANCE_LEN		64
+#define STATE_MODULE		"module"
+
+/* The devices that delivered or lost a session since the last tick. */
+struct dirty_set {
+	char **key;		/* "pk/dn" (neither contains '/') */
+	size_t cap, n;		/* cap: a power of two, or 0 */
+};
+
+struct coapd_persist {
+	struct dirty_set dirty;
+	char instance[INSTANCE_LEN];
+	/* The events group overflowed: compare the whole table next tick. */
+	bool sweep;
+	/* coap_offload.ko went away under us: the daemon stops. */
+	bool module_gone;
+};
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 14695981039346656037ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static char **dirty_slot(char **key, size_t cap, const char *k)
+{
+	size_t i = hash_str(k) & (cap - 1);
+
+	while (key[i] && strcmp(key[i], k))
+		i = (i + 1) & (cap - 1);
+	return &key[i];
+}
+
+static int dirty_add(struct dirty_set *s, const char *pk, const char *dn)
+{
+	char k[2 * COAP_REGISTRY_ID_MAX + 2], **slot, **key;
+	size_t cap, i;
+
+	snprintf(k, sizeof(k), "%s/%s", pk, dn);
+	if (2 * (s->n + 1) > s->cap) {
+		cap = s->cap ? 2 * s->cap : 64;
+		key = calloc(cap, sizeof(*key));
+		if (!key)
+			return -ENOMEM;
+		for (i = 0; i < s->cap; i++)
+			if (s->key[i])
+				*dirty_slot(key, cap, s->key[i]) = s->key[i];
+		free(s->key);
+		s->key = key;
+		s->cap = cap;
+	}
+	slot = dirty_slot(s->key, s->cap, k);
+	if (*slot)
+		return 0;
+	*slot = strdup(k);
+	if (!*slot)
+		return -ENOMEM;
+	s->n++;
+	return 0;
+}
+
+static void dirty_clear(struct dirty_set *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->cap; i++) {
+		free(s->key[i]);
+		s->key[i] = NULL;
+	}
+	s->n = 0;
+}
+
+/* "<boot id>/<family id>": which loaded instance of the module this is. */
+static void module_instance(uint16_t family, char out[INSTANCE_LEN])
+{
+	char boot[40] = "?";
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	if (f) {
+		if (!fgets(boot, sizeof(boot), f))
+			strcpy(boot, "?");
+		boot[strcspn(boot, "\n")] = '\0';
+		fclose(f);
+	}
+	snprintf(out, INSTANCE_LEN, "%s/%u", boot, family);
+}
+
+/* The module still loaded, and the instance coapd started with? */
+static bool module_same(struct coapd *d)
+{
+	struct coap_nl probe;
+	bool same;
+
+	if (coap_nl_open(&probe))
+		return false;
+	same = probe.family == d->nl.family;
+	coap_nl_close(&probe);
+	return same;
+}
+
+/* ---- the kernel's sessions ---- */
+
+struct ksession {
+	size_t len;
+	char token[COAP_OFFLOAD_TOKEN_MAX];
+	uint64_t highest;		/* 0: nothing committed */
+};
+
+struct kdump {
+	struct ksession *s;
+	size_t n, cap;
+	bool intr;
+	int err;
+};
+
+/* The highest committed seq of a session reply, 0 when none yet. */
+static uint64_t committed(const struct nlattr **tb)
+{
+	const struct nlattr *rx = tb[COAP_OFFLOAD_SESSION_A_RX_PACKETS];
+	const struct nlattr *hi = tb[COAP_OFFLOAD_SESSION_A_SEQ_HIGHEST];
+
+	/* Before its first delivery the window's highest is the offset. */
+	if (!rx || !hi || mnl_attr_validate(rx, MNL_TYPE_U64) ||
+	    mnl_attr_validate(hi, MNL_TYPE_U64) || !mnl_attr_get_u64(rx))
+		return 0;
+	return mnl_attr_get_u64(hi);
+}
+
+static int dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_SESSION);
+	const struct nlattr *tb[COAP_OFFLOAD_SESSION_A_MAX + 1], *tok;
+	struct kdump *k = data;
+	struct ksession *more;
+
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		k->intr = true;
+	if (!nest || k->err)
+		return MNL_CB_OK;
+	coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_SESSION_A_MAX);
+	tok = tb[COAP_OFFLOAD_SESSION_A_TOKEN];
+	if (!tok || !mnl_attr_get_payload_len(tok) ||
+	    mnl_attr_get_payload_len(tok) > COAP_OFFLOAD_TOKEN_MAX)
+		return MNL_CB_OK;
+	if (k->n == k->cap) {
+		k->cap = k->cap ? 2 * k->cap : 256;
+		more = realloc(k->s, k->cap * sizeof(*k->s));
+		if (!more) {
+			k->err = -ENOMEM;
+			return MNL_CB_OK;
+		}
+		k->s = more;
+	}
+	k->s[k->n].len = mnl_attr_get_payload_len(tok);
+	memcpy(k->s[k->n].token, mnl_attr_get_payload(tok), k->s[k->n].len);
+	k->s[k->n].highest = committed(tb);
+	k->n++;
+	return MNL_CB_OK;
+}
+
+static int ksession_cmp(const void *a, const void *b)
+{
+	const struct ksession *x = a, *y = b;
+	size_t len = x->len < y->len ? x->len : y->len;
+	int c = memcmp(x->token, y->token, len);
+
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/*
+ * Every session of the kernel, sorted by token. A dump the table changed
+ * under (NLM_F_DUMP_INTR) may have missed some: taken again, a few times.
+ */
+static int kernel_dump(struct coapd *d, struct kdump *k)
+{
+	char buf[COAP_NL_BUF_SIZE];
+	int tries, err = 0;
+
+	for (tries = 0; tries < DUMP_TRIES; tries++) {
+		k->n = 0;
+		k->intr = false;
+		k->err = 0;
+		err = coap_nl_talk(&d->nl, coap_nl_request(&d->nl, buf,
+				   COAP_OFFLOAD_CMD_SESSION_GET, NLM_F_DUMP),
+				   dump_cb, k);
+		if (!err)
+			err = k->err;
+		if (err || !k->intr)
+			break;
+	}
+	if (!err && k->intr)
+		coapd_log(LOG_WARNING, "sessions: the kernel's table kept changing during the dump");
+	if (!err)
+		qsort(k->s, k->n, sizeof(*k->s), ksession_cmp);
+	return err;
+}
+
+static const struct ksession *kernel_find(const struct kdump *k,
+					  const char *token)
+{
+	struct ksession key = { .len = strlen(token) };
+
+	if (key.len > sizeof(key.token))
+		return NULL;
+	memcpy(key.token, token, key.len);
+	return bsearch(&key, k->s, k->n, sizeof(*k->s), ksession_cmp);
+}
+
+static int get_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_SESSION);
+	const struct nlattr *tb[COAP_OFFLOAD_SESSION_A_MAX + 1];
+
+	if (nest) {
+		coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_SESSION_A_MAX);
+		*(uint64_t *)data = committed(tb);
+	}
+	return MNL_CB_OK;
+}
+
+/* One session's committed seq (0: none yet); -ENOENT when it is gone. */
+static int kernel_get(struct coapd *d, const char *token, uint64_t *highest)
+{
+	char buf[COAP_NL_BUF_SIZE];
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+
+	*highest = 0;
+	nlh = coap_nl_request(&d->nl, buf, COAP_OFFLOAD_CMD_SESSION_GET, 0);
+	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
+	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, strlen(token), token);
+	mnl_attr_nest_end(nlh, nest);
+	return coap_nl_talk(&d->nl, nlh, get_cb, highest);
+}
+
+/* Push a stored session back with what is left of its lifetime. */
+static int kernel_restore(struct coapd *d, const struct coap_session_record *s,
+			  uint32_t lifetime, uint64_t seq_offset)
+{
+	char buf[COAP_NL_BUF_SIZE];
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+	int err;
+
+	nlh = coap_nl_request(&d->nl, buf, COAP_OFFLOAD_CMD_SESSION_NEW, 0);
+	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
+	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, strlen(s->token),
+		     s->token);
+	mnl_attr_put_strz(nlh, COAP_OFFLOAD_SESSION_A_PRODUCT_KEY,
+			  s->product_key);
+	mnl_attr_put_strz(nlh, COAP_OFFLOAD_SESSION_A_DEVICE_NAME,
+			  s->device_name);
+	mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_CIPHER, s->cipher);
+	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_KEY, sizeof(s->key), s->key);
+	mnl_attr_put_u64(nlh, COAP_OFFLOAD_SESSION_A_SEQ_OFFSET, seq_offset);
+	mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_LIFETIME, lifetime);
+	if (s->idle_timeout)
+		mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT,
+				 s->idle_timeout);
+	/* s->ack_mode: pushed here once the uapi has a session ack mode. */
+	mnl_attr_nest_end(nlh, nest);
+	err = coap_nl_talk(&d->nl, nlh, NULL, NULL);
+	/* The request held the key. */
+	explicit_bzero(buf, sizeof(buf));
+	return err;
+}
+
+/* ---- reconciling the table with the kernel ---- */
+
+struct reconcile {
+	struct coapd *d;
+	struct kdump k;
+	time_t now;
+	bool restore;		/* startup after a module (re)load */
+	unsigned int present, restored, expired, gone, revoked, failed;
+};
+
+static void drop(struct coapd *d, const struct coap_session_record *s)
+{
+	int err = coap_registry_session_del(d->reg, s->token);
+
+	if (err && err != -ENOENT)
+		coapd_log(LOG_ERR, "sessions: delete %s/%s: %s", s->product_key,
+			  s->device_name, strerror(-err));
+}
+
+static int reconcile_cb(const struct coap_session_record *s, void *data)
+{
+	struct reconcile *rc = data;
+	struct coapd *d = rc->d;
+	const struct ksession *ks = kernel_find(&rc->k, s->token);
+	char redacted[COAPD_REDACT_LEN];
+	struct coap_device dev;
+	uint64_t offset;
+	int64_t left;
+	int err;
+
+	if (ks) {
+		rc->present++;
+		if (ks->highest > s->seq_highest &&
+		    coap_registry_session_seq(d->reg, s->token, ks->highest))
+			coapd_log(LOG_ERR, "sessions: update %s/%s failed",
+				  s->product_key, s->device_name);
+		return 0;
+	}
+	left = s->expires - rc->now;
+	if (left <= 0) {
+		rc->expired++;
+		drop(d, s);
+		return 0;
+	}
+	if (!rc->restore) {
+		/* Deleted from this very module instance, or idled out. */
+		rc->gone++;
+		drop(d, s);
+		return 0;
+	}
+	/* A disabled device authenticates again (and is refused). */
+	err = coap_registry_get(d->reg, s->product_key, s->device_name, &dev);
+	explicit_bzero(dev.secret, sizeof(dev.secret));
+	if (err || !dev.enabled) {
+		rc->revoked++;
+		drop(d, s);
+		return 0;
+	}
+	/* A clock set back must not lengthen the session. */
+	if (left > s->lifetime)
+		left = s->lifetime;
+	/* Every seq up to the highest committed one was delivered already. */
+	offset = s->seq_offset;
+	if (s->seq_highest >= offset)
+		offset = s->seq_highest + 1;
+	err = kernel_restore(d, s, left, offset);
+	if (err) {
+		rc->failed++;
+		coapd_log(LOG_ERR, "sessions: restore %s/%s token %s: %s%s%s",
+			  s->product_key, s->device_name,
+			  coapd_redact(s->token, redacted), strerror(-err),
+			  d->nl.error[0] ? ": " : "", d->nl.error);
+		return 0;
+	}
+	rc->restored++;
+	coapd_log(LOG_DEBUG, "sessions: restored %s/%s token %s, %llds left, seq from %llu",
+		  s->product_key, s->device_name,
+		  coapd_redact(s->token, redacted), (long long)left,
+		  (unsigned long long)offset);
+	return 0;
+}
+
+static int reconcile(struct coapd *d, bool startup, bool restore)
+{
+	struct reconcile rc = { .d = d, .now = time(NULL), .restore = restore };
+	unsigned int corrupt = 0;
+	int err;
+
+	err = kernel_dump(d, &rc.k);
+	if (err) {
+		coapd_log(LOG_ERR, "sessions: dump the kernel's: %s",
+			  strerror(-err));
+		goto out;
+	}
+	err = coap_registry_begin(d->reg);
+	if (!err)
+		err = coap_registry_session_foreach(d->reg, NULL, NULL,
+						    reconcile_cb, &rc, &corrupt);
+	if (!err)
+		err = coap_registry_state_set(d->reg, STATE_MODULE,
+					      d->persist->instance);
+	if (!err)
+		err = coap_registry_commit(d->reg);
+	else
+		coap_registry_commit(d->reg);
+	if (err) {
+		coapd_log(LOG_ERR, "sessions: registry: %s", strerror(-err));
+		goto out;
+	}
+	/* Sessions the table does not know (coapctl session add) stay. */
+	coapd_log(startup || rc.gone || rc.expired || corrupt ? LOG_NOTICE :
+							       LOG_DEBUG,
+		  "sessions: %u in the kernel, %u restored, %u expired, %u gone from the kernel, %u of disabled or deleted devices, %u corrupt, %u failed; %zu kernel sessions in all",
+		  rc.present, rc.restored, rc.expired, rc.gone, rc.revoked,
+		  corrupt, rc.failed, rc.k.n);
+out:
+	free(rc.k.s);
+	return err;
+}
+
+int coapd_persist_resync(struct coapd *d)
+{
+	char stored[INSTANCE_LEN] = "";
+	bool restore;
+
+	coap_registry_state_get(d->reg, STATE_MODULE, stored, sizeof(stored));
+	/* Same boot, same family id: the kernel's table is the one we left. */
+	restore = strcmp(stored, d->persist->instance) != 0;
+	if (!restore)
+		coapd_log(LOG_INFO, "sessions: the module is the one coapd ran with: nothing to restore");
+	return reconcile(d, true, restore);
+}
+
+/* ---- while running ---- */
+
+static void granted_log(int err, const char *pk, const char *dn)
+{
+	coapd_log(LOG_WARNING, "sessions: record %s/%s: %s (it will not survive a module reload)",
+		  pk, dn, err == -ENOENT ? "the device is gone from the registry" :
+		  strerror(-err));
+}
+
+void coapd_persist_granted(struct coapd *d, const char *token, const char *pk,
+			   const char *dn, enum coap_cipher cipher,
+			   const uint8_t *key, uint64_t seq_offset,
+			   uint32_t lifetime, uint32_t idle_timeout,
+			   uint8_t ack_mode)
+{
+	struct coap_session_record s = {
+		.cipher = cipher, .seq_offset = seq_offset,
+		.created = time(NULL), .lifetime = lifetime,
+		.idle_timeout = idle_timeout, .ack_mode = ack_mode,
+	};
+	int err;
+
+	if (!d->persist)
+		return;
+	snprintf(s.token, sizeof(s.token), "%s", token);
+	snprintf(s.product_key, sizeof(s.product_key), "%s", pk);
+	snprintf(s.device_name, sizeof(s.device_name), "%s", dn);
+	memcpy(s.key, key, sizeof(s.key));
+	s.expires = s.created + lifetime;
+	/* Committed with the next tick, in one transaction with the others. */
+	err = coap_registry_begin(d->reg);
+	if (!err)
+		err = coap_registry_session_put(d->reg, &s);
+	explicit_bzero(&s, sizeof(s));
+	if (err)
+		granted_log(err, pk, dn);
+}
+
+void coapd_persist_revoked(struct coapd *d, const char *token)
+{
+	int err;
+
+	if (!d->persist)
+		return;
+	err = coap_registry_begin(d->reg);
+	if (!err)
+		err = coap_registry_session_del(d->reg, token);
+	if (err && err != -ENOENT)
+		coapd_log(LOG_ERR, "sessions: forget a session: %s",
+			  strerror(-err));
+}
+
+void coapd_persist_delivered(struct coapd *d, const char *pk, const char *dn)
+{
+	if (d->persist && dirty_add(&d->persist->dirty, pk, dn))
+		/* Lost only the seq update: the next sweep catches up. */
+		d->persist->sweep = true;
+}
+
+/* One marked device: its sessions' committed seqs, or their deletion. */
+struct device_check {
+	struct coapd *d;
+	int same;		/* -1: not asked yet */
+};
+
+static int device_cb(const struct coap_session_record *s, void *data)
+{
+	struct device_check *c = data;
+	struct coapd *d = c->d;
+	uint64_t highest;
+	int err;
+
+	err = kernel_get(d, s->token, &highest);
+	if (!err) {
+		if (highest > s->seq_highest &&
+		    coap_registry_session_seq(d->reg, s->token, highest))
+			coapd_log(LOG_ERR, "sessions: update %s/%s failed",
+				  s->product_key, s->device_name);
+		return 0;
+	}
+	if (err != -ENOENT) {
+		coapd_log(LOG_WARNING, "sessions: read %s/%s back: %s",
+			  s->product_key, s->device_name, strerror(-err));
+		return 0;
+	}
+	/* A gone family answers -ENOENT too: only trust a live module. */
+	if (c->same < 0)
+		c->same = module_same(d);
+	if (!c->same) {
+		d->persist->module_gone = true;
+		return 1;
+	}
+	coapd_log(LOG_INFO, "sessions: %s/%s: a session expired or was deleted",
+		  s->product_key, s->device_name);
+	drop(d, s);
+	return 0;
+}
+
+static void flush_dirty(struct coapd *d)
+{
+	struct coapd_persist *p = d->persist;
+	struct device_check c = { .d = d, .same = -1 };
+	size_t i;
+	int err;
+
+	for (i = 0; i < p->dirty.cap && !p->module_gone; i++) {
+		char *pk = p->dirty.key[i], *dn;
+
+		if (!pk)
+			continue;
+		dn = strchr(pk, '/');
+		*dn++ = '\0';
+		err = coap_registry_begin(d->reg);
+		if (!err)
+			err = coap_registry_session_foreach(d->reg, pk, dn,
+							    device_cb, &c, NULL);
+		if (err < 0)
+			coapd_log(LOG_ERR, "sessions: %s/%s: %s", pk, dn,
+				  strerror(-err));
+	}
+	dirty_clear(&p->dirty);
+}
+
+int coapd_persist_tick(struct coapd *d)
+{
+	struct coapd_persist *p = d->persist;
+	uint64_t expirations;
+	int err;
+
+	if (read(d->persist_tick_fd, &expirations, sizeof(expirations)) < 0 &&
+	    errno != EAGAIN)
+		coapd_log(LOG_WARNING, "sessions: timer: %s", strerror(errno));
+	if (p->sweep && !p->module_gone) {
+		p->sweep = false;
+		dirty_clear(&p->dirty);
+		if (!module_same(d))
+			p->module_gone = true;
+		else
+			reconcile(d, false, false);
+	} else {
+		flush_dirty(d);
+	}
+	err = coap_registry_commit(d->reg);
+	if (err)
+		coapd_log(LOG_ERR, "sessions: registry commit: %s (session changes since the last second are lost)",
+			  strerror(-err));
+	if (p->module_gone) {
+		coapd_log(LOG_ERR, "coap_offload.ko was unloaded or reloaded under coapd: stopping (a restarted coapd restores the sessions)");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the events group ---- */
+
+static int ctrl_attr_cb(const struct nlattr *attr, void *data)
+{
+	if (mnl_attr_get_type(attr) == CTRL_ATTR_FAMILY_NAME &&
+	    !mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) &&
+	    !strcmp(mnl_attr_get_str(attr), COAP_OFFLOAD_GENL_NAME))
+		*(bool *)data = true;
+	return MNL_CB_OK;
+}
+
+static int event_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[COAP_OFFLOAD_EVENT_A_MAX + 1], *nest;
+	const struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
+	struct coapd *d = data;
+	const char *pk, *dn;
+	bool ours = false;
+
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*g)))
+		return MNL_CB_OK;
+	if (nlh->nlmsg_type == GENL_ID_CTRL) {
+		/* The generic netlink controller: a family went away. */
+		if (g->cmd == CTRL_CMD_DELFAMILY) {
+			mnl_attr_parse(nlh, sizeof(*g), ctrl_attr_cb, &ours);
+			if (ours)
+				d->persist->module_gone = true;
+		}
+		return MNL_CB_OK;
+	}
+	if (nlh->nlmsg_type != d->events.family ||
+	    g->cmd != COAP_OFFLOAD_CMD_EVENT)
+		return MNL_CB_OK;
+	nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_EVENT);
+	if (!nest)
+		return MNL_CB_OK;
+	coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_EVENT_A_MAX);
+	if (!tb[COAP_OFFLOAD_EVENT_A_TYPE] ||
+	    mnl_attr_validate(tb[COAP_OFFLOAD_EVENT_A_TYPE], MNL_TYPE_U32) ||
+	    mnl_attr_get_u32(tb[COAP_OFFLOAD_EVENT_A_TYPE]) !=
+	    COAP_OFFLOAD_EVENT_SESSION_EXPIRED)
+		return MNL_CB_OK;
+	if (!tb[COAP_OFFLOAD_EVENT_A_PRODUCT_KEY] ||
+	    !tb[COAP_OFFLOAD_EVENT_A_DEVICE_NAME] ||
+	    mnl_attr_validate(tb[COAP_OFFLOAD_EVENT_A_PRODUCT_KEY],
+			      MNL_TYPE_NUL_STRING) ||
+	    mnl_attr_validate(tb[COAP_OFFLOAD_EVENT_A_DEVICE_NAME],
+			      MNL_TYPE_NUL_STRING))
+		return MNL_CB_OK;
+	pk = mnl_attr_get_str(tb[COAP_OFFLOAD_EVENT_A_PRODUCT_KEY]);
+	dn = mnl_attr_get_str(tb[COAP_OFFLOAD_EVENT_A_DEVICE_NAME]);
+	/* The event does not say which of the device's sessions: look. */
+	if (coap_registry_identity_valid(pk, true) &&
+	    coap_registry_identity_valid(dn, false))
+		coapd_persist_delivered(d, pk, dn);
+	return MNL_CB_OK;
+}
+
+int coapd_persist_events_input(struct coapd *d)
+{
+	static char buf[COAP_NL_BUF_SIZE];
+	int i, n;
+
+	for (i = 0; i < EVENTS_BUDGET; i++) {
+		n = mnl_socket_recvfrom(d->events.nl, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			if (errno == ENOBUFS) {
+				/* Expiries may be among the lost: compare all. */
+				coapd_log(LOG_WARNING, "sessions: events overrun: checking every session");
+				d->persist->sweep = true;
+				continue;
+			}
+			coapd_log(LOG_ERR, "sessions: events: recv: %s",
+				  strerror(errno));
+			return -1;
+		}
+		mnl_cb_run(buf, n, 0, 0, event_cb, d);
+	}
+	if (d->persist->module_gone) {
+		/* Whatever the last second brought, before stopping. */
+		coap_registry_commit(d->reg);
+		coapd_log(LOG_ERR, "coap_offload.ko was unloaded under coapd: stopping (a restarted coapd restores the sessions)");
+		return -1;
+	}
+	return 0;
+}
+
+int coapd_persist_open(struct coapd *d)
+{
+	struct itimerspec its = {
+		.it_interval = { .tv_sec = PERSIST_TICK_SEC },
+		.it_value = { .tv_sec = PERSIST_TICK_SEC },
+	};
+	uint32_t ctrl_notify = GENL_ID_CTRL;
+	int rcvbuf = EVENTS_RCVBUF, fd, err;
+
+	d->persist = calloc(1, sizeof(*d->persist));
+	if (!d->persist)
+		return -ENOMEM;
+	module_instance(d->nl.family, d->persist->instance);
+	err = coap_nl_open(&d->events);
+	if (err)
+		return err;
+	/*
+	 * The module's events (expiries), and the controller's notifications
+	 * (the family's removal: the controller's "notify" group has the id
+	 * GENL_ID_CTRL).
+	 */
+	err = coap_nl_join(&d->events, d->events.mcgrp_events);
+	if (!err)
+		err = coap_nl_join(&d->events, ctrl_notify);
+	if (err)
+		return err;
+	fd = mnl_socket_get_fd(d->events.nl);
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK))
+		return -errno;
+	d->persist_tick_fd = timerfd_create(CLOCK_MONOTONIC,
+					    TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->persist_tick_fd < 0 ||
+	    timerfd_settime(d->persist_tick_fd, 0, &its, NULL))
+		return -errno;
+	return 0;
+}
+
+void coapd_persist_close(struct coapd *d)
+{
+	if (d->persist) {
+		/* The last second's seqs, while the kernel can still say. */
+		if (!d->persist->module_gone)
+			flush_dirty(d);
+		if (coap_registry_commit(d->reg))
+			coapd_log(LOG_ERR, "sessions: final registry commit failed");
+		dirty_clear(&d->persist->dirty);
+		free(d->persist->dirty.key);
+		free(d->persist);
+		d->persist = NULL;
+	}
+	if (d->persist_tick_fd >= 0)
+		close(d->persist_tick_fd);
+	d->persist_tick_fd = -1;
+	coap_nl_close(&d->events);
+}
