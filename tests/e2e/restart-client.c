@@ -33,7 +33,7 @@
  * the gateway may be restarting (emulated, slowly) meanwhile.
  */
 #define ACK_TIMEOUT_MS		1000
-#define MAX_RETRANSMIT		6
+#define MAX_RETRANSMIT		7
 
 struct state {
 	char token[65];
