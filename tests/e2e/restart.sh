@@ -114,7 +114,7 @@ echo "# coapd killed after devA's publish $(acked "$work/pubA1.out")"
 sleep 1.5	# the devices retransmit into a closed port meanwhile
 # What was acknowledged before the restart: the kernel answered those once
 # they were queued to the killed coapd, which may not have read them all.
-cat "$work"/pub*.out >"$work/acked-before-restart"
+cat "$work/pubA1.out" "$work/pubB1.out" >"$work/acked-before-restart"
 start
 wait "$pidA"
 stA=$?
