@@ -65,13 +65,15 @@ for dn, hi in db.execute('SELECT device_name, seq_highest FROM sessions ORDER BY
     print(dn, hi)
 PY
 }
-sessions() { # the kernel's, without counters: token pk dn cipher offset
+sessions() { # the kernel's of $pk (earlier scripts leave theirs), without
+	# counters: token pk dn cipher offset
 	"$coapctl" -j session list --show-tokens | python3 -c '
 import json, sys
 o = json.load(sys.stdin)
 l = o if isinstance(o, list) else o.get("session_list", o.get("sessions", []))
 for s in sorted(l, key=lambda s: s["token"]):
-    print(s["token"], s["product_key"], s["device_name"], s["cipher"], s["seq_offset"])'
+    if s["product_key"] == sys.argv[1]:
+        print(s["token"], s["product_key"], s["device_name"], s["cipher"], s["seq_offset"])' "$pk"
 }
 
 # 1: the registry.
