@@ -44,15 +44,16 @@ modules_install:
 
 install: modules_install
 
-# Host unit tests of the shared wire code and the user-space protocol
-# library (ASan + UBSan).
+# Host unit tests of the shared wire code, the user-space protocol
+# library and coapd's spool (ASan + UBSan).
 $(BUILD)/unit/%: tests/unit/%.c $(WIRE_SRC) $(WIRE_HDR) \
 		userspace/lib/coap_proto.c userspace/lib/coap_proto.h \
-		userspace/lib/registry.c userspace/lib/registry.h
+		userspace/lib/registry.c userspace/lib/registry.h \
+		userspace/coapd/spool.c userspace/coapd/spool.h
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -Iuserspace/lib $< $(WIRE_SRC) \
+	$(CC) $(TEST_CFLAGS) -Iuserspace/lib -Iuserspace/coapd $< $(WIRE_SRC) \
 		userspace/lib/coap_proto.c userspace/lib/registry.c \
-		-lcrypto -lsqlite3 -o $@
+		userspace/coapd/spool.c -lcrypto -lsqlite3 -o $@
 
 # coapd's /auth failure limits: pure logic, tested on its own.
 $(BUILD)/unit/test_ratelimit: tests/unit/test_ratelimit.c \
@@ -84,11 +85,13 @@ COAPD_LIB := $(WIRE_SRC) userspace/lib/coap_nl.c userspace/lib/coap_proto.c \
 	userspace/lib/registry.c
 # DTLS mode needs libcoap's OpenSSL flavour (not notls).
 COAPD_DTLS_LIBS := $(or $(shell pkg-config --libs libcoap-3-openssl 2>/dev/null),-lcoap-3-openssl) -lssl
-$(BUILD)/coapd: $(COAPD_SRC) userspace/coapd/coapd.h $(COAPD_LIB) $(WIRE_HDR) \
+$(BUILD)/coapd: $(COAPD_SRC) userspace/coapd/coapd.h userspace/coapd/spool.h \
+		$(COAPD_LIB) $(WIRE_HDR) \
 		$(wildcard userspace/lib/*.h) include/uapi/linux/coap_offload.h
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $(JSONC_CFLAGS) $(COAPD_SRC) \
-		$(COAPD_LIB) -lmnl $(COAPD_DTLS_LIBS) -lcrypto -lsqlite3 $(JSONC_LIBS) -lcbor -o $@
+		$(COAPD_LIB) -lmnl $(COAPD_DTLS_LIBS) -lcrypto -lsqlite3 $(JSONC_LIBS) -lcbor \
+		-lmosquitto -o $@
 
 # End-to-end test programs (tests/e2e/, run in the VM by guest-tests.sh).
 $(BUILD)/e2e/device-client: tests/e2e/device-client.c $(WIRE_SRC) $(WIRE_HDR) \

@@ -57,6 +57,15 @@ struct coapd_config {
 	unsigned int dtls_max_sessions;
 	unsigned int dtls_idle_timeout;		/* seconds */
 	unsigned int dtls_handshake_rate;	/* per host and minute */
+	/* The MQTT sink (sink_mqtt.c): on when mqtt_host is set. */
+	const char *mqtt_host;
+	uint16_t mqtt_port;
+	const char *mqtt_prefix;	/* NULL: none */
+	const char *mqtt_client_id;	/* NULL: "coapd-<hostname>" */
+	const char *mqtt_username;
+	const char *mqtt_password_file;
+	const char *spool_dir;
+	uint64_t spool_max_bytes;
 };
 
 struct coapd {
@@ -65,7 +74,6 @@ struct coapd {
 	struct coap_nl consumer;	/* delivered messages */
 	struct coap_registry *reg;
 	int udp4, udp6;			/* -1 when absent */
-	int sink_fd;
 	int sig_fd;
 	struct auth_cache *cache;
 	struct coapd_dtls *dtls;	/* NULL when DTLS mode is off */
@@ -75,6 +83,7 @@ struct coapd {
 	struct coapd_persist *persist;
 	struct coap_nl events;		/* expiries, the family's removal */
 	int persist_tick_fd;		/* timerfd: seqs to the registry */
+	struct coapd_sinks *sinks;
 };
 
 /*
@@ -163,13 +172,47 @@ struct coapd_message {
 	bool has_seq;
 };
 
-/* sink.c: hand one message to the sink. 0 once the sink has it, else -1. */
+/*
+ * sink.c: hand one message that coapd decrypted itself to every sink. 0
+ * when the sinks have it (or some have it and it is held for the others,
+ * see coapd_accepting()); -EAGAIN when no sink took it: do not answer, the
+ * device retransmits.
+ */
 int coapd_sink_deliver(struct coapd *d, const struct coapd_message *m);
 
-/* sink.c: drain the consumer socket into the sink. 0, or a negative errno
- * when the consumer socket itself failed (the daemon then stops).
+struct pollfd;
+
+/*
+ * sink.c: the consumer socket and the sinks (JSON lines, MQTT). A message
+ * some sink cannot take now is held, and the consumer socket is not read
+ * until every sink took it (coapd_accepting() false).
+ */
+int coapd_sinks_open(struct coapd *d);
+void coapd_sinks_close(struct coapd *d);
+bool coapd_accepting(const struct coapd *d);
+/* The MQTT connection's fd and events, and the poll timeout (ms) needed. */
+void coapd_sinks_pollfd(struct coapd *d, struct pollfd *p, int *timeout);
+/* After every poll: MQTT I/O (revents of that fd), timers, retries. */
+void coapd_sinks_events(struct coapd *d, short revents);
+/* Drain the consumer socket. 0, or a negative errno when the consumer
+ * socket itself failed (the daemon then stops).
  */
 int coapd_consumer_input(struct coapd *d);
+/* At exit, once the UDP sockets are detached: deliver what is queued. */
+void coapd_sinks_drain(struct coapd *d);
+
+/* sink_mqtt.c: the MQTT sink, spooled on disk until the broker's PUBACK. */
+struct mqtt_sink;
+int mqtt_sink_open(const struct coapd_config *cfg, struct mqtt_sink **m);
+void mqtt_sink_close(struct mqtt_sink *m);
+/*
+ * 0: spooled (it will reach the broker); -EAGAIN: not now (spool full or
+ * failing), offer it again later; another negative errno: never (it cannot
+ * be an MQTT message; said in the log).
+ */
+int mqtt_sink_accept(struct mqtt_sink *m, const struct coapd_message *msg);
+void mqtt_sink_pollfd(struct mqtt_sink *m, struct pollfd *p, int *timeout);
+void mqtt_sink_events(struct mqtt_sink *m, short revents);
 
 /*
  * persist.c: every granted session recorded in the registry, its committed

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +21,14 @@
 #include <unistd.h>
 
 #include "coapd.h"
+#include "spool.h"
 
 /* A config file is a few lines; anything this big is a mistake. */
 #define CONFIG_FILE_MAX		(1 << 20)
+
+#define COAPD_MQTT_PORT		1883
+#define COAPD_SPOOL_DIR		"/var/spool/coapd"
+#define COAPD_SPOOL_MAX		(64ULL << 20)
 
 enum {
 	OPT_SINK = 256, OPT_FSYNC, OPT_CIPHER, OPT_LIFETIME, OPT_CHECK,
@@ -30,6 +36,8 @@ enum {
 	OPT_DTLS_PORT, OPT_DTLS_CERT, OPT_DTLS_KEY, OPT_DTLS_MAX,
 	OPT_DTLS_IDLE, OPT_DTLS_RATE, OPT_AUTH_FAIL_BURST, OPT_AUTH_FAIL_RATE,
 	OPT_AUTH_FAIL_ENTRIES,
+	OPT_MQTT_HOST, OPT_MQTT_PORT, OPT_MQTT_PREFIX, OPT_MQTT_ID,
+	OPT_MQTT_USER, OPT_MQTT_PASSFILE, OPT_SPOOL_DIR, OPT_SPOOL_MAX,
 };
 
 static const char shortopts[] = "c:fp:r:vh";
@@ -57,6 +65,14 @@ static const struct option longopts[] = {
 	{ "auth-fail-burst", required_argument, NULL, OPT_AUTH_FAIL_BURST },
 	{ "auth-fail-rate", required_argument, NULL, OPT_AUTH_FAIL_RATE },
 	{ "auth-fail-entries", required_argument, NULL, OPT_AUTH_FAIL_ENTRIES },
+	{ "mqtt-host", required_argument, NULL, OPT_MQTT_HOST },
+	{ "mqtt-port", required_argument, NULL, OPT_MQTT_PORT },
+	{ "mqtt-prefix", required_argument, NULL, OPT_MQTT_PREFIX },
+	{ "mqtt-client-id", required_argument, NULL, OPT_MQTT_ID },
+	{ "mqtt-username", required_argument, NULL, OPT_MQTT_USER },
+	{ "mqtt-password-file", required_argument, NULL, OPT_MQTT_PASSFILE },
+	{ "spool-dir", required_argument, NULL, OPT_SPOOL_DIR },
+	{ "spool-max-bytes", required_argument, NULL, OPT_SPOOL_MAX },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -86,8 +102,10 @@ static void usage(void)
 "      --log-target T       syslog|stderr (default: stderr with -f, else syslog)\n"
 "  -p, --port PORT          UDP port of symmetric mode (default %u)\n"
 "  -r, --registry PATH      device registry (default %s)\n"
-"      --sink-file PATH     append delivered messages as JSON lines (default stdout)\n"
-"      --fsync              fsync the sink after each line\n"
+"      --sink-file PATH     append delivered messages as JSON lines (default\n"
+"                           stdout when there is no MQTT sink)\n"
+"      --fsync              fsync the JSON sink after each line, the spool\n"
+"                           after each message\n"
 "      --cipher-default S   suite of devices that do not ask: aes-128-cbc\n"
 "                           (default) or aes-128-ctr\n"
 "      --token-lifetime S   session lifetime in seconds (default %u)\n"
@@ -105,6 +123,17 @@ static void usage(void)
 "      --auth-fail-rate N   failures per minute regained (default %u)\n"
 "      --auth-fail-entries N  sources and devices remembered, each\n"
 "                           (default %u)\n"
+"      --mqtt-host HOST     publish messages to this MQTT broker (QoS 1); topic:\n"
+"                           the CoAP topic without its leading '/'\n"
+"      --mqtt-port PORT     the broker's port (default %u)\n"
+"      --mqtt-prefix P      put P/ before every MQTT topic\n"
+"      --mqtt-client-id ID  MQTT client id (default coapd-HOSTNAME)\n"
+"      --mqtt-username U    MQTT user name\n"
+"      --mqtt-password-file PATH  MQTT password: the file's first line\n"
+"      --spool-dir DIR      messages wait here for the broker (default\n"
+"                           %s)\n"
+"      --spool-max-bytes N  the spool's bound, k/M/G suffix allowed (default\n"
+"                           %lluM); when full, coapd stops accepting\n"
 "In the file: one \"key = value\" per line, the key a long option name without\n"
 "\"--\"; a flag takes true or false; lines starting with # are comments.\n",
 		COAPD_CONFIG_DEFAULT_PATH, COAPD_PORT,
@@ -112,7 +141,8 @@ static void usage(void)
 		COAPD_DTLS_PORT, COAPD_DTLS_MAX_SESSIONS, COAPD_DTLS_IDLE_TIMEOUT,
 		COAPD_DTLS_HANDSHAKE_RATE,
 		COAPD_AUTH_FAIL_BURST, COAPD_AUTH_FAIL_RATE,
-		COAPD_AUTH_FAIL_ENTRIES);
+		COAPD_AUTH_FAIL_ENTRIES,
+		COAPD_MQTT_PORT, COAPD_SPOOL_DIR, COAPD_SPOOL_MAX >> 20);
 }
 
 /* A decimal in [min, max], nothing else; false otherwise. */
@@ -128,6 +158,33 @@ static bool parse_uint(const char *s, unsigned long min, unsigned long max,
 	return !errno && !*end && *out >= min && *out <= max;
 }
 
+/* A byte count with an optional k/M/G suffix (powers of 1024). */
+static bool parse_size(const char *s, unsigned long long *out)
+{
+	unsigned long long v;
+	char *end;
+	int shift = 0;
+
+	if (!*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return false;
+	if (*end == 'k' || *end == 'K')
+		shift = 10;
+	else if (*end == 'm' || *end == 'M')
+		shift = 20;
+	else if (*end == 'g' || *end == 'G')
+		shift = 30;
+	if (shift)
+		end++;
+	if (*end || v > ULLONG_MAX >> shift)
+		return false;
+	*out = v << shift;
+	return true;
+}
+
 /*
  * Applies one option (a flag's arg is NULL). NULL, or why arg is wrong; the
  * caller says where it came from.
@@ -135,6 +192,7 @@ static bool parse_uint(const char *s, unsigned long min, unsigned long max,
 static const char *apply_option(struct coapd_config *cfg, int opt,
 				const char *arg)
 {
+	unsigned long long size;
 	unsigned long v;
 	int i;
 
@@ -228,6 +286,34 @@ static const char *apply_option(struct coapd_config *cfg, int opt,
 		if (!parse_uint(arg, 1, 1U << 24, &v))
 			return "not 1..16777216";
 		cfg->auth_fail_entries = v;
+		break;
+	case OPT_MQTT_HOST:
+		cfg->mqtt_host = arg;
+		break;
+	case OPT_MQTT_PORT:
+		if (!parse_uint(arg, 1, 65535, &v))
+			return "not a port (1..65535)";
+		cfg->mqtt_port = v;
+		break;
+	case OPT_MQTT_PREFIX:
+		cfg->mqtt_prefix = arg;
+		break;
+	case OPT_MQTT_ID:
+		cfg->mqtt_client_id = arg;
+		break;
+	case OPT_MQTT_USER:
+		cfg->mqtt_username = arg;
+		break;
+	case OPT_MQTT_PASSFILE:
+		cfg->mqtt_password_file = arg;
+		break;
+	case OPT_SPOOL_DIR:
+		cfg->spool_dir = arg;
+		break;
+	case OPT_SPOOL_MAX:
+		if (!parse_size(arg, &size) || size < SPOOL_MIN_BYTES)
+			return "not a size of at least 256k";
+		cfg->spool_max_bytes = size;
 		break;
 	default:
 		return "not an option"; /* unreachable: getopt/lookup vet it */
@@ -422,6 +508,9 @@ int coapd_config_load(struct coapd_config *cfg, int argc, char **argv)
 		.auth_fail_burst = COAPD_AUTH_FAIL_BURST,
 		.auth_fail_rate = COAPD_AUTH_FAIL_RATE,
 		.auth_fail_entries = COAPD_AUTH_FAIL_ENTRIES,
+		.mqtt_port = COAPD_MQTT_PORT,
+		.spool_dir = COAPD_SPOOL_DIR,
+		.spool_max_bytes = COAPD_SPOOL_MAX,
 	};
 	/* First the flags are collected: the file comes before them. */
 	flags = calloc(argc, sizeof(*flags));
@@ -470,6 +559,10 @@ int coapd_config_load(struct coapd_config *cfg, int argc, char **argv)
 		fprintf(stderr, "coapd: dtls-cert and dtls-key go together\n");
 		goto out;
 	}
+	if (cfg->mqtt_password_file && !cfg->mqtt_username) {
+		fprintf(stderr, "coapd: mqtt-password-file needs mqtt-username\n");
+		goto out;
+	}
 	if (cfg->log_target == COAPD_LOG_DEFAULT)
 		cfg->log_target = cfg->foreground ? COAPD_LOG_STDERR :
 				  COAPD_LOG_SYSLOG;
@@ -513,6 +606,24 @@ void coapd_config_print(const struct coapd_config *cfg, FILE *f)
 	fprintf(f, "auth-fail-burst = %u\n", cfg->auth_fail_burst);
 	fprintf(f, "auth-fail-rate = %u\n", cfg->auth_fail_rate);
 	fprintf(f, "auth-fail-entries = %u\n", cfg->auth_fail_entries);
+	if (!cfg->mqtt_host) {
+		fprintf(f, "# mqtt-host: none, no MQTT sink\n");
+		return;
+	}
+	fprintf(f, "mqtt-host = %s\n", cfg->mqtt_host);
+	fprintf(f, "mqtt-port = %u\n", cfg->mqtt_port);
+	if (cfg->mqtt_prefix)
+		fprintf(f, "mqtt-prefix = %s\n", cfg->mqtt_prefix);
+	if (cfg->mqtt_client_id)
+		fprintf(f, "mqtt-client-id = %s\n", cfg->mqtt_client_id);
+	if (cfg->mqtt_username)
+		fprintf(f, "mqtt-username = %s\n", cfg->mqtt_username);
+	/* The file's name only: the password stays in it. */
+	if (cfg->mqtt_password_file)
+		fprintf(f, "mqtt-password-file = %s\n", cfg->mqtt_password_file);
+	fprintf(f, "spool-dir = %s\n", cfg->spool_dir);
+	fprintf(f, "spool-max-bytes = %llu\n",
+		(unsigned long long)cfg->spool_max_bytes);
 }
 
 void coapd_config_free(struct coapd_config *cfg)

@@ -201,16 +201,8 @@ static int setup(struct coapd *d)
 	char errmsg[256] = "";
 	int err = 0;
 
-	if (d->cfg.sink_path) {
-		d->sink_fd = open(d->cfg.sink_path,
-				  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-				  0640);
-		if (d->sink_fd < 0) {
-			coapd_log(LOG_ERR, "sink %s: %s", d->cfg.sink_path,
-				  strerror(errno));
-			return -1;
-		}
-	}
+	if (coapd_sinks_open(d))
+		return -1;
 	/* The daemon reads; coapctl creates the registry and adds devices. */
 	d->reg = coap_registry_open(d->cfg.registry_path, false, &err, errmsg,
 				    sizeof(errmsg));
@@ -308,6 +300,9 @@ static void teardown(struct coapd *d)
 	if (d->sig_fd >= 0)
 		close(d->sig_fd);
 	coapd_dtls_close(d);
+	/* Detached: nothing more arrives; what is queued goes to the sinks. */
+	if (d->consumer.nl && d->sinks)
+		coapd_sinks_drain(d);
 	coap_nl_close(&d->consumer);
 	coap_nl_close(&d->nl);
 	coapd_cache_free(d->cache);
@@ -315,8 +310,7 @@ static void teardown(struct coapd *d)
 	ratelimit_free(d->auth_fail_device);
 	if (d->reg)
 		coap_registry_close(d->reg);
-	if (d->sink_fd > STDERR_FILENO)
-		close(d->sink_fd);
+	coapd_sinks_close(d);
 	coapd_config_free(&d->cfg);
 }
 
@@ -337,7 +331,8 @@ static bool signal_input(struct coapd *d)
 static int run(struct coapd *d)
 {
 	enum { P_SIG, P_CONSUMER, P_UDP4, P_UDP6, P_DTLS, P_EVENTS, P_TICK,
-	       P_N };
+	       P_MQTT, P_N };
+	int consumer_fd = mnl_socket_get_fd(d->consumer.nl), timeout;
 	struct pollfd pfd[P_N] = {
 		[P_SIG] = { .fd = d->sig_fd, .events = POLLIN },
 		[P_CONSUMER] = { .fd = mnl_socket_get_fd(d->consumer.nl),
@@ -353,7 +348,11 @@ static int run(struct coapd *d)
 	};
 
 	for (;;) {
-		if (poll(pfd, P_N, -1) < 0) {
+		/* A sink that cannot take a message: stop reading (sink.c). */
+		pfd[P_CONSUMER].fd = coapd_accepting(d) ? consumer_fd : -1;
+		timeout = -1;
+		coapd_sinks_pollfd(d, &pfd[P_MQTT], &timeout);
+		if (poll(pfd, P_N, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			coapd_log(LOG_ERR, "poll: %s", strerror(errno));
@@ -361,6 +360,7 @@ static int run(struct coapd *d)
 		}
 		if (pfd[P_SIG].revents && signal_input(d))
 			return 0;
+		coapd_sinks_events(d, pfd[P_MQTT].revents);
 		/* Deliveries first: they are already acknowledged to devices. */
 		if (pfd[P_CONSUMER].revents && coapd_consumer_input(d) < 0)
 			return -1;
@@ -380,8 +380,7 @@ static int run(struct coapd *d)
 int main(int argc, char **argv)
 {
 	struct coapd d = {
-		.udp4 = -1, .udp6 = -1, .sink_fd = STDOUT_FILENO, .sig_fd = -1,
-		.persist_tick_fd = -1,
+		.udp4 = -1, .udp6 = -1, .sig_fd = -1, .persist_tick_fd = -1,
 	};
 	int ret = 1;
 
@@ -402,8 +401,11 @@ int main(int argc, char **argv)
 	if (setup(&d))
 		goto out;
 	if (!d.cfg.foreground) {
-		/* Keep stdout when it is the sink, stderr when it is the log. */
-		if (daemon(0, !d.cfg.sink_path ||
+		/*
+		 * Keep stdout when it is the sink (no sink configured), stderr
+		 * when it is the log.
+		 */
+		if (daemon(0, (!d.cfg.sink_path && !d.cfg.mqtt_host) ||
 			      d.cfg.log_target == COAPD_LOG_STDERR)) {
 			coapd_log(LOG_ERR, "daemon: %s", strerror(errno));
 			goto out;
@@ -411,9 +413,12 @@ int main(int argc, char **argv)
 		coapd_log_init(d.cfg.log_target == COAPD_LOG_SYSLOG,
 			       d.cfg.log_level);
 	}
-	coapd_log(LOG_NOTICE, "running: port %u, registry %s, sink %s, default cipher %s, token lifetime %us",
+	coapd_log(LOG_NOTICE, "running: port %u, registry %s, sink %s%s%s, default cipher %s, token lifetime %us",
 		  d.cfg.port, d.cfg.registry_path,
-		  d.cfg.sink_path ? d.cfg.sink_path : "stdout",
+		  d.cfg.sink_path ? d.cfg.sink_path :
+		  d.cfg.mqtt_host ? "mqtt" : "stdout",
+		  d.cfg.sink_path && d.cfg.mqtt_host ? " and " : "",
+		  d.cfg.sink_path && d.cfg.mqtt_host ? "mqtt" : "",
 		  coap_proto_cipher_name(d.cfg.cipher_default),
 		  d.cfg.token_lifetime);
 	ret = run(&d) ? 1 : 0;

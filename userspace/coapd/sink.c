@@ -1,13 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The consumer: every COAP_OFFLOAD_CMD_MESSAGE the module queues becomes one
- * JSON line on the sink, written with a single write(2) so that concurrent
- * readers (tail -f, a log shipper) never see half a line.
+ * The consumer and the sinks. Every COAP_OFFLOAD_CMD_MESSAGE the module
+ * queues is parsed once (struct coapd_message) and offered to each
+ * configured sink:
+ *   - JSON lines on stdout or a file, one write(2) per line so that
+ *     concurrent readers (tail -f, a log shipper) never see half a line;
+ *   - MQTT (sink_mqtt.c), through an on-disk spool.
+ * The device already has its 2.05 when we read the message, so a sink that
+ * cannot take it now must not lose it: the message is held here and the
+ * consumer socket is not read until every sink took it. The module's
+ * delivery to our socket then fails once its buffer is full, the module does
+ * not answer, and devices retransmit (README, "Sinks").
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
@@ -84,25 +95,32 @@ static int add_payload(struct json_object *o, const uint8_t *p, size_t len)
 	return v ? json_object_object_add(o, "payload_b64", v) : -1;
 }
 
-static int sink_write(struct coapd *d, const char *line, size_t len)
-{
-	ssize_t n;
+enum {
+	SINK_JSON = 1 << 0,
+	SINK_MQTT = 1 << 1,
+};
 
-	do
-		n = write(d->sink_fd, line, len);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 || (size_t)n != len) {
-		/* The device already has its 2.05: this message is lost. */
-		coapd_log(LOG_ERR, "sink: write: %s",
-			  n < 0 ? strerror(errno) : "short write");
-		return -1;
-	}
-	if (d->cfg.fsync && fsync(d->sink_fd) && errno != EINVAL) {
-		coapd_log(LOG_ERR, "sink: fsync: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
+/* A JSON sink that failed is tried again after this long. */
+#define JSON_RETRY_MS		1000
+
+struct coapd_sinks {
+	unsigned int enabled;		/* SINK_* */
+	int json_fd;
+	struct mqtt_sink *mqtt;
+	/*
+	 * The message not yet taken by every sink: a copy of it (its strings,
+	 * payload and peer in held_buf), the sinks that took it, and how much
+	 * of its JSON line is written (a short write is completed, not
+	 * repeated).
+	 */
+	bool held;
+	char *held_buf;
+	struct coapd_message held_msg;
+	unsigned int held_taken;
+	size_t json_off;
+	bool json_failing;
+	struct timespec json_retry;
+};
 
 static int add_str(struct json_object *o, const char *key, const char *s)
 {
@@ -118,132 +136,404 @@ static int add_u64(struct json_object *o, const char *key, uint64_t n)
 	return v ? json_object_object_add(o, key, v) : -1;
 }
 
-int coapd_sink_deliver(struct coapd *d, const struct coapd_message *m)
+/* The message's JSON line (malloc'd, ends in '\n'), or NULL. */
+static char *json_line(const struct coapd_message *m, size_t *len)
 {
-	char addr[COAPD_ADDR_LEN], *line;
-	struct json_object *o;
+	char addr[COAPD_ADDR_LEN], *line = NULL;
+	struct json_object *o = json_object_new_object();
 	const char *s;
-	size_t len;
-	int err = -1;
 
-	o = json_object_new_object();
 	if (!o)
-		goto out;
+		return NULL;
 	if (add_u64(o, "id", m->id) ||
 	    add_str(o, "productKey", m->product_key) ||
 	    add_str(o, "deviceName", m->device_name) ||
 	    add_str(o, "topic", m->topic) ||
-	    add_payload(o, m->payload, m->payload_len))
-		goto out;
-	if (m->peer_len) {
-		coapd_addr_str(m->peer, m->peer_len, addr);
-		if (add_str(o, "peer", addr))
-			goto out;
-	}
-	if (add_u64(o, "time", m->time) ||
+	    add_payload(o, m->payload, m->payload_len) ||
+	    (m->peer_len && add_str(o, "peer", coapd_addr_str(m->peer,
+							       m->peer_len,
+							       addr))) ||
+	    add_u64(o, "time", m->time) ||
 	    (m->has_seq && add_u64(o, "seq", m->seq)))
 		goto out;
 	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 					   JSON_C_TO_STRING_NOSLASHESCAPE);
-	len = strlen(s);
-	line = malloc(len + 1);
-	if (!line)
-		goto out;
-	memcpy(line, s, len);
-	line[len] = '\n';
-	err = sink_write(d, line, len + 1);
-	free(line);
-	if (!err)
-		coapd_log(LOG_DEBUG, "delivered message %llu (%s)",
-			  (unsigned long long)m->id, m->topic);
-	json_object_put(o);
-	return err;
+	*len = strlen(s) + 1;
+	line = malloc(*len);
+	if (line) {
+		memcpy(line, s, *len - 1);
+		line[*len - 1] = '\n';
+	}
 out:
-	coapd_log(LOG_ERR, "sink: out of memory: message %llu dropped",
-		  (unsigned long long)m->id);
 	json_object_put(o);
-	return -1;
+	return line;
 }
 
-static const char *nl_str(const struct nlattr *attr)
+/*
+ * Write the rest of the message's line (from json_off). 0 when all of it
+ * is written (and synced with --fsync); -EAGAIN when the file failed: the
+ * rest is written later. With --fsync, a failed fsync writes the whole
+ * line again: a reader may see it twice, but it is not lost (after an
+ * fsync error the kernel may already have dropped the dirty pages).
+ */
+static int json_accept(struct coapd *d, const struct coapd_message *m)
 {
-	if (!attr || mnl_attr_validate(attr, MNL_TYPE_NUL_STRING))
-		return NULL;
-	return mnl_attr_get_str(attr);
+	struct coapd_sinks *k = d->sinks;
+	size_t len;
+	ssize_t n;
+	char *line;
+	int err = 0;
+
+	line = json_line(m, &len);
+	if (!line) {
+		coapd_log(LOG_ERR, "sink: out of memory");
+		return -EAGAIN;
+	}
+	while (k->json_off < len) {
+		n = write(k->json_fd, line + k->json_off, len - k->json_off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? errno : ENOSPC;
+			break;
+		}
+		k->json_off += n;
+	}
+	if (!err && d->cfg.fsync && fsync(k->json_fd) && errno != EINVAL) {
+		err = errno;
+		k->json_off = 0;
+	}
+	free(line);
+	if (err) {
+		if (!k->json_failing)
+			coapd_log(LOG_ERR, "sink: %s: %s; holding messages until it works again",
+				  d->cfg.sink_path ? d->cfg.sink_path : "stdout",
+				  strerror(err));
+		k->json_failing = true;
+		clock_gettime(CLOCK_MONOTONIC, &k->json_retry);
+		k->json_retry.tv_sec += JSON_RETRY_MS / 1000;
+		return -EAGAIN;
+	}
+	if (k->json_failing)
+		coapd_log(LOG_NOTICE, "sink: %s works again",
+			  d->cfg.sink_path ? d->cfg.sink_path : "stdout");
+	k->json_failing = false;
+	k->json_off = 0;
+	return 0;
+}
+
+/*
+ * All sinks accepted message m: the one place that may tell the device it
+ * is delivered (ackMode 1's separate 2.05 goes here).
+ */
+static void delivered(struct coapd *d, const struct coapd_message *m)
+{
+	coapd_log(LOG_DEBUG, "delivered message %llu (%s)",
+		  (unsigned long long)m->id, m->topic);
+}
+
+/* Offer m to the sinks that have not taken it; true when all have. */
+static bool offer(struct coapd *d, const struct coapd_message *m,
+		  unsigned int *taken)
+{
+	struct coapd_sinks *k = d->sinks;
+	int err;
+
+	if ((k->enabled & SINK_JSON) && !(*taken & SINK_JSON)) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (k->json_failing && (now.tv_sec < k->json_retry.tv_sec ||
+					(now.tv_sec == k->json_retry.tv_sec &&
+					 now.tv_nsec < k->json_retry.tv_nsec)))
+			return false;
+		if (json_accept(d, m))
+			return false;
+		*taken |= SINK_JSON;
+	}
+	if ((k->enabled & SINK_MQTT) && !(*taken & SINK_MQTT)) {
+		err = mqtt_sink_accept(k->mqtt, m);
+		if (err == -EAGAIN)
+			return false;
+		/* Any other error: it can never be an MQTT message (logged). */
+		*taken |= SINK_MQTT;
+	}
+	return *taken == k->enabled;
+}
+
+/* Parse the module's message into m (pointing into nlh). 0 or -EBADMSG. */
+static int message_parse(const struct nlmsghdr *nlh, struct coapd_message *m)
+{
+	const struct nlattr *tb[COAP_OFFLOAD_MESSAGE_A_MAX + 1];
+	const struct nlattr *nest, *a;
+	static const int strs[] = {
+		COAP_OFFLOAD_MESSAGE_A_PRODUCT_KEY,
+		COAP_OFFLOAD_MESSAGE_A_DEVICE_NAME, COAP_OFFLOAD_MESSAGE_A_TOPIC,
+	};
+	static const int u64s[] = {
+		COAP_OFFLOAD_MESSAGE_A_ID, COAP_OFFLOAD_MESSAGE_A_TIME,
+		COAP_OFFLOAD_MESSAGE_A_SEQ,
+	};
+	size_t i;
+
+	nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_MESSAGE);
+	if (!nest || coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_MESSAGE_A_MAX))
+		return -EBADMSG;
+	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if (!tb[strs[i]] ||
+		    mnl_attr_validate(tb[strs[i]], MNL_TYPE_NUL_STRING))
+			return -EBADMSG;
+	for (i = 0; i < sizeof(u64s) / sizeof(u64s[0]); i++)
+		if (!tb[u64s[i]] || mnl_attr_validate(tb[u64s[i]], MNL_TYPE_U64))
+			return -EBADMSG;
+	*m = (struct coapd_message){
+		.id = mnl_attr_get_u64(tb[COAP_OFFLOAD_MESSAGE_A_ID]),
+		.time = mnl_attr_get_u64(tb[COAP_OFFLOAD_MESSAGE_A_TIME]),
+		.seq = mnl_attr_get_u64(tb[COAP_OFFLOAD_MESSAGE_A_SEQ]),
+		.product_key = mnl_attr_get_str(tb[COAP_OFFLOAD_MESSAGE_A_PRODUCT_KEY]),
+		.device_name = mnl_attr_get_str(tb[COAP_OFFLOAD_MESSAGE_A_DEVICE_NAME]),
+		.topic = mnl_attr_get_str(tb[COAP_OFFLOAD_MESSAGE_A_TOPIC]),
+		.payload = (const uint8_t *)"",
+		.has_seq = true,
+	};
+	a = tb[COAP_OFFLOAD_MESSAGE_A_PAYLOAD];
+	if (a) {
+		m->payload = mnl_attr_get_payload(a);
+		m->payload_len = mnl_attr_get_payload_len(a);
+	}
+	a = tb[COAP_OFFLOAD_MESSAGE_A_PEER];
+	if (a) {
+		m->peer = mnl_attr_get_payload(a);
+		m->peer_len = mnl_attr_get_payload_len(a);
+	}
+	return 0;
+}
+
+/* Keep a copy of m until every sink took it; taken: those that did. */
+static int hold(struct coapd *d, const struct coapd_message *m,
+		unsigned int taken)
+{
+	size_t pk = strlen(m->product_key) + 1, dn = strlen(m->device_name) + 1;
+	size_t topic = strlen(m->topic) + 1;
+	struct coapd_sinks *k = d->sinks;
+	char *p;
+
+	p = malloc(pk + dn + topic + m->payload_len + m->peer_len);
+	if (!p)
+		return -ENOMEM;
+	k->held_buf = p;
+	k->held_msg = *m;
+	k->held_msg.product_key = memcpy(p, m->product_key, pk);
+	p += pk;
+	k->held_msg.device_name = memcpy(p, m->device_name, dn);
+	p += dn;
+	k->held_msg.topic = memcpy(p, m->topic, topic);
+	p += topic;
+	if (m->payload_len)
+		k->held_msg.payload = memcpy(p, m->payload, m->payload_len);
+	p += m->payload_len;
+	if (m->peer_len)
+		k->held_msg.peer = memcpy(p, m->peer, m->peer_len);
+	k->held_taken = taken;
+	k->held = true;
+	coapd_log(LOG_DEBUG, "holding message %llu: a sink cannot take it now",
+		  (unsigned long long)m->id);
+	return 0;
+}
+
+/* Offer the held message again; true when it is delivered now. */
+static bool retry_held(struct coapd *d)
+{
+	struct coapd_sinks *k = d->sinks;
+
+	if (!offer(d, &k->held_msg, &k->held_taken))
+		return false;
+	delivered(d, &k->held_msg);
+	free(k->held_buf);
+	k->held_buf = NULL;
+	k->held = false;
+	return true;
 }
 
 static int message_cb(const struct nlmsghdr *nlh, void *data)
 {
-	const struct nlattr *tb[COAP_OFFLOAD_MESSAGE_A_MAX + 1];
-	const struct nlattr *nest, *pl, *peer, *id, *t, *seq;
 	struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
-	struct coapd_message m = { 0 };
+	struct coapd_message m;
+	struct coapd *d = data;
+	unsigned int taken = 0;
 
 	if (g->cmd != COAP_OFFLOAD_CMD_MESSAGE)
 		return MNL_CB_OK;
-	nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_MESSAGE);
-	if (!nest || coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_MESSAGE_A_MAX)) {
-		coapd_log(LOG_ERR, "consumer: a message without its attributes");
+	if (message_parse(nlh, &m)) {
+		coapd_log(LOG_ERR, "consumer: a message without its attributes: dropped");
+		/* One bad message must not stop the others in the same batch. */
 		return MNL_CB_OK;
-	}
-	pl = tb[COAP_OFFLOAD_MESSAGE_A_PAYLOAD];
-	peer = tb[COAP_OFFLOAD_MESSAGE_A_PEER];
-	id = tb[COAP_OFFLOAD_MESSAGE_A_ID];
-	t = tb[COAP_OFFLOAD_MESSAGE_A_TIME];
-	seq = tb[COAP_OFFLOAD_MESSAGE_A_SEQ];
-	m.product_key = nl_str(tb[COAP_OFFLOAD_MESSAGE_A_PRODUCT_KEY]);
-	m.device_name = nl_str(tb[COAP_OFFLOAD_MESSAGE_A_DEVICE_NAME]);
-	m.topic = nl_str(tb[COAP_OFFLOAD_MESSAGE_A_TOPIC]);
-	if (!m.product_key || !m.device_name || !m.topic ||
-	    !id || mnl_attr_validate(id, MNL_TYPE_U64) ||
-	    !t || mnl_attr_validate(t, MNL_TYPE_U64) ||
-	    !seq || mnl_attr_validate(seq, MNL_TYPE_U64)) {
-		coapd_log(LOG_ERR, "consumer: a malformed message: dropped");
-		return MNL_CB_OK;
-	}
-	m.id = mnl_attr_get_u64(id);
-	m.time = mnl_attr_get_u64(t);
-	m.seq = mnl_attr_get_u64(seq);
-	m.has_seq = true;
-	if (pl) {
-		m.payload = mnl_attr_get_payload(pl);
-		m.payload_len = mnl_attr_get_payload_len(pl);
-	}
-	if (peer) {
-		m.peer = mnl_attr_get_payload(peer);
-		m.peer_len = mnl_attr_get_payload_len(peer);
 	}
 	/* Its session's committed seq moved: persisted with the next tick. */
-	coapd_persist_delivered(data, m.product_key, m.device_name);
-	/* One bad message must not stop the others in the same batch. */
-	coapd_sink_deliver(data, &m);
+	coapd_persist_delivered(d, m.product_key, m.device_name);
+	if (offer(d, &m, &taken)) {
+		delivered(d, &m);
+		return MNL_CB_OK;
+	}
+	/* The device has its 2.05: out of memory here loses it (logged). */
+	if (hold(d, &m, taken))
+		coapd_log(LOG_ERR, "consumer: out of memory: message %llu lost",
+			  (unsigned long long)m.id);
 	return MNL_CB_OK;
+}
+
+int coapd_sink_deliver(struct coapd *d, const struct coapd_message *m)
+{
+	unsigned int taken = 0;
+
+	/* Not answered, the device retransmits: nothing is lost or doubled. */
+	if (d->sinks->held)
+		return -EAGAIN;
+	if (offer(d, m, &taken)) {
+		delivered(d, m);
+		return 0;
+	}
+	if (!taken)
+		return -EAGAIN;
+	/* Some sinks have it: the others get it from the copy. */
+	if (hold(d, m, taken)) {
+		coapd_log(LOG_ERR, "sink: out of memory: message %llu not taken by every sink",
+			  (unsigned long long)m->id);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Read and deliver one message: 1, 0 when there is none (or one is held
+ * and still not taken), or a negative errno when the socket failed.
+ */
+static int consume_one(struct coapd *d)
+{
+	static char buf[COAP_NL_BUF_SIZE];
+	int n;
+
+	/* One datagram holds one message: none is read while one waits. */
+	if (d->sinks->held && !retry_held(d))
+		return 0;
+	n = mnl_socket_recvfrom(d->consumer.nl, buf, sizeof(buf));
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		if (errno == ENOBUFS) {
+			/*
+			 * The module found our queue full: it did not answer
+			 * those devices, which retransmit.
+			 */
+			coapd_log(LOG_WARNING, "consumer: queue overrun; devices will retransmit");
+			return 1;
+		}
+		coapd_log(LOG_ERR, "consumer: recv: %s", strerror(errno));
+		return -errno;
+	}
+	if (mnl_cb_run(buf, n, 0, 0, message_cb, d) < 0 && errno != ENOENT)
+		coapd_log(LOG_WARNING, "consumer: %s", strerror(errno));
+	return 1;
 }
 
 int coapd_consumer_input(struct coapd *d)
 {
-	static char buf[COAP_NL_BUF_SIZE];
 	int i, n;
 
 	for (i = 0; i < CONSUMER_BUDGET; i++) {
-		n = mnl_socket_recvfrom(d->consumer.nl, buf, sizeof(buf));
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return 0;
-			if (errno == ENOBUFS) {
-				/*
-				 * The module found our queue full: it did not
-				 * answer those devices, which retransmit.
-				 */
-				coapd_log(LOG_WARNING, "consumer: queue overrun; devices will retransmit");
-				continue;
-			}
-			coapd_log(LOG_ERR, "consumer: recv: %s", strerror(errno));
-			return -errno;
-		}
-		if (mnl_cb_run(buf, n, 0, 0, message_cb, d) < 0 &&
-		    errno != ENOENT)
-			coapd_log(LOG_WARNING, "consumer: %s", strerror(errno));
+		n = consume_one(d);
+		if (n <= 0)
+			return n;
 	}
 	return 0;
+}
+
+void coapd_sinks_drain(struct coapd *d)
+{
+	int fd = mnl_socket_get_fd(d->consumer.nl);
+
+	/* Non-blocking even when setup stopped before it was made so. */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK))
+		return;
+	while (consume_one(d) > 0)
+		;
+}
+
+bool coapd_accepting(const struct coapd *d)
+{
+	return !d->sinks->held;
+}
+
+void coapd_sinks_pollfd(struct coapd *d, struct pollfd *p, int *timeout)
+{
+	struct coapd_sinks *k = d->sinks;
+
+	p->fd = -1;
+	p->events = 0;
+	if (k->mqtt)
+		mqtt_sink_pollfd(k->mqtt, p, timeout);
+	if (k->held && (*timeout < 0 || *timeout > JSON_RETRY_MS))
+		*timeout = JSON_RETRY_MS;
+}
+
+void coapd_sinks_events(struct coapd *d, short revents)
+{
+	struct coapd_sinks *k = d->sinks;
+
+	if (k->mqtt)
+		mqtt_sink_events(k->mqtt, revents);
+	/* Acknowledged records free spool space; a failed file may work now. */
+	if (k->held && retry_held(d))
+		coapd_log(LOG_INFO, "sinks accept messages again");
+}
+
+int coapd_sinks_open(struct coapd *d)
+{
+	struct coapd_sinks *k;
+	int err;
+
+	k = calloc(1, sizeof(*k));
+	if (!k) {
+		coapd_log(LOG_ERR, "out of memory");
+		return -1;
+	}
+	d->sinks = k;
+	k->json_fd = STDOUT_FILENO;
+	/* JSON lines when asked for, or when there is no other sink. */
+	if (d->cfg.sink_path || !d->cfg.mqtt_host)
+		k->enabled |= SINK_JSON;
+	if (d->cfg.sink_path) {
+		k->json_fd = open(d->cfg.sink_path,
+				  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+				  0640);
+		if (k->json_fd < 0) {
+			coapd_log(LOG_ERR, "sink %s: %s", d->cfg.sink_path,
+				  strerror(errno));
+			return -1;
+		}
+	}
+	if (d->cfg.mqtt_host) {
+		err = mqtt_sink_open(&d->cfg, &k->mqtt);
+		if (err)
+			return -1;
+		k->enabled |= SINK_MQTT;
+	}
+	return 0;
+}
+
+void coapd_sinks_close(struct coapd *d)
+{
+	struct coapd_sinks *k = d->sinks;
+
+	if (!k)
+		return;
+	if (k->held)
+		/* The device has its 2.05: say what is lost. */
+		coapd_log(LOG_ERR, "exiting: message %llu (%s) was not taken by every sink and is lost",
+			  (unsigned long long)k->held_msg.id, k->held_msg.topic);
+	free(k->held_buf);
+	if (k->json_fd > STDERR_FILENO)
+		close(k->json_fd);
+	mqtt_sink_close(k->mqtt);
+	free(k);
+	d->sinks = NULL;
 }
