@@ -13,7 +13,7 @@
 #include <linux/percpu.h>
 #include <linux/in6.h>
 #include <net/net_namespace.h>
-#include <crypto/skcipher.h>
+#include <crypto/aes.h>
 #include <linux/coap_offload.h>
 #include <coap/coap_replay.h>
 
@@ -53,7 +53,7 @@ struct coap_offload_rules {
 /* An answer already sent, replayed to a retransmission of the same CON. */
 struct coap_offload_answer {
 	u64 message_id;		/* option 2090; 0 when the answer has none */
-	unsigned long sent;	/* jiffies */
+	u32 sent;		/* jiffies, truncated: answers live 247 s */
 	u16 coap_mid;
 	u8 code;
 	bool valid;
@@ -65,32 +65,32 @@ struct coap_offload_answer {
  * Immutable after insertion, except the fields under @lock and @last_seen.
  * A rekey is a new session swapped in, never a key changed in place.
  * Readers (softirq) hold rcu_read_lock(); the object is freed after a grace
- * period, from process context (the tfms are freed there).
+ * period. Kept small (issue 7: at most 1 KiB of kernel memory per session):
+ * the expanded key is nearly half of it.
  */
 struct coap_offload_session {
 	struct rhash_head node;
 	struct coap_offload_token token;
 	char product_key[COAP_OFFLOAD_IDENTITY_MAX + 1];
 	char device_name[COAP_OFFLOAD_IDENTITY_MAX + 1];
+	u8 next_answer;			/* under @lock; here, it fills a hole */
 	u32 cipher;			/* enum coap_offload_cipher */
-	struct crypto_sync_skcipher *cbc;	/* seq option; CBC payloads */
-	struct crypto_sync_skcipher *ctr;	/* CTR payloads; NULL for CBC */
+	struct crypto_aes_ctx aes;	/* both directions' key schedules */
 	u64 expires;			/* get_jiffies_64() */
 	unsigned long idle_timeout;	/* jiffies; 0: none */
 	unsigned long last_seen;	/* jiffies, READ_ONCE/WRITE_ONCE */
 
 	spinlock_t lock;		/* protects the fields below */
+	struct coap_offload_peer peer;
 	struct coap_replay replay;
 	struct coap_offload_answer answers[COAP_OFFLOAD_ANSWER_CACHE];
-	u8 next_answer;
 	u64 rx_packets;
 	u64 rx_bytes;
-	u64 replays;
-	u64 decrypt_errors;
-	u64 forbidden;
-	struct coap_offload_peer peer;
+	u32 replays;
+	u32 decrypt_errors;
+	u32 forbidden;
 
-	struct rcu_work free_work;
+	struct rcu_head rcu;
 };
 
 enum coap_offload_counter {
@@ -104,6 +104,7 @@ enum coap_offload_counter {
 	COAP_OFFLOAD_CNT_NO_CONSUMER,
 	COAP_OFFLOAD_CNT_TX_ERRORS,
 	COAP_OFFLOAD_CNT_EXPIRED,
+	COAP_OFFLOAD_CNT_DEBUG_DROPPED,
 	COAP_OFFLOAD_CNT_MAX,
 };
 
@@ -162,6 +163,8 @@ u64 coap_offload_counter_sum(struct coap_offload_net *cn,
 			     enum coap_offload_counter c);
 
 /* session.c */
+int coap_offload_session_cache_init(void);
+void coap_offload_session_cache_exit(void);
 int coap_offload_sessions_init(struct coap_offload_net *cn);
 void coap_offload_sessions_exit(struct coap_offload_net *cn);
 struct coap_offload_session *

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit: the fast path's internals as coap_offload.ko runs them: the ciphers
- * on the kernel crypto API, the topic rules and the session table.
+ * on the AES library, the topic rules and the session table.
  *
  * Every expected ciphertext below was computed with the OpenSSL 3.0 command
  * line tool (the command is given next to it), never with the code under
@@ -76,11 +76,7 @@ test_session(struct kunit *test, u32 cipher, const char *key_hex)
 		KUNIT_ASSERT_FAILURE(test, "no memory for the resource");
 	}
 	KUNIT_EXPECT_EQ(test, cipher, s->cipher);
-	KUNIT_EXPECT_NOT_ERR_OR_NULL(test, s->cbc);
-	if (cipher == CTR)
-		KUNIT_EXPECT_NOT_ERR_OR_NULL(test, s->ctr);
-	else
-		KUNIT_EXPECT_NULL(test, s->ctr);
+	KUNIT_EXPECT_EQ(test, AES_KEYSIZE_128, s->aes.key_length);
 	return s;
 }
 

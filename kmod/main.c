@@ -86,9 +86,13 @@ static int __init coap_offload_init(void)
 {
 	int err;
 
+	err = coap_offload_session_cache_init();
+	if (err)
+		return err;
 	coap_offload_wq = alloc_workqueue("coap_offload", 0, 0);
+	err = -ENOMEM;
 	if (!coap_offload_wq)
-		return -ENOMEM;
+		goto err_destroy_cache;
 
 	err = register_pernet_subsys(&coap_offload_net_ops);
 	if (err)
@@ -105,6 +109,8 @@ err_unregister_pernet:
 	unregister_pernet_subsys(&coap_offload_net_ops);
 err_destroy_wq:
 	destroy_workqueue(coap_offload_wq);
+err_destroy_cache:
+	coap_offload_session_cache_exit();
 	return err;
 }
 
@@ -114,6 +120,7 @@ static void __exit coap_offload_exit(void)
 	coap_offload_genl_exit();
 	unregister_pernet_subsys(&coap_offload_net_ops);
 	destroy_workqueue(coap_offload_wq);
+	coap_offload_session_cache_exit();
 	pr_info("unloaded\n");
 }
 

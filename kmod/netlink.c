@@ -102,6 +102,7 @@ static const enum coap_offload_stat coap_offload_stat_of[] = {
 	[COAP_OFFLOAD_CNT_NO_CONSUMER] = COAP_OFFLOAD_STAT_NO_CONSUMER,
 	[COAP_OFFLOAD_CNT_TX_ERRORS] = COAP_OFFLOAD_STAT_TX_ERRORS,
 	[COAP_OFFLOAD_CNT_EXPIRED] = COAP_OFFLOAD_STAT_EXPIRED,
+	[COAP_OFFLOAD_CNT_DEBUG_DROPPED] = COAP_OFFLOAD_STAT_DEBUG_DROPPED,
 };
 
 static int coap_offload_put_stats(struct sk_buff *skb,

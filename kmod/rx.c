@@ -11,6 +11,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/file.h>
+#include <linux/moduleparam.h>
 #include <linux/net.h>
 #include <linux/slab.h>
 #include <linux/udp.h>
@@ -29,6 +30,17 @@
 
 /* Longest topic the fast path handles; longer ones are left to the daemon. */
 #define COAP_OFFLOAD_TOPIC_MAX	256
+
+/*
+ * DEBUG ONLY, off by default: drop every datagram on attached sockets as
+ * soon as UDP hands it over, counted as debug_dropped. It stops the service
+ * (no fast path, nothing for the daemon); the benchmark sets it to measure
+ * the ceiling, the cost of getting packets here at all.
+ */
+static bool debug_drop_all;
+module_param(debug_drop_all, bool, 0600);
+MODULE_PARM_DESC(debug_drop_all,
+		 "DEBUG ONLY: drop every datagram on attached sockets (benchmark ceiling)");
 
 /* What the fast path needs from one publish, gathered in one option walk. */
 struct coap_offload_publish {
@@ -194,14 +206,14 @@ err:
 static struct coap_offload_answer *
 coap_offload_find_answer(struct coap_offload_session *s, u16 coap_mid)
 {
-	unsigned long lifetime = COAP_OFFLOAD_EXCHANGE_LIFETIME_SECS * HZ;
+	u32 lifetime = COAP_OFFLOAD_EXCHANGE_LIFETIME_SECS * HZ;
 	int i;
 
 	for (i = 0; i < COAP_OFFLOAD_ANSWER_CACHE; i++) {
 		struct coap_offload_answer *a = &s->answers[i];
 
 		if (a->valid && a->coap_mid == coap_mid &&
-		    time_before(jiffies, a->sent + lifetime))
+		    time_before32((u32)jiffies, a->sent + lifetime))
 			return a;
 	}
 	return NULL;
@@ -217,7 +229,7 @@ static void coap_offload_remember_answer(struct coap_offload_session *s,
 	a->coap_mid = coap_mid;
 	a->code = code;
 	a->message_id = message_id;
-	a->sent = jiffies;
+	a->sent = (u32)jiffies;
 	a->valid = true;
 }
 
@@ -418,9 +430,16 @@ static int coap_offload_encap_rcv(struct sock *sk, struct sk_buff *skb)
 	cs = rcu_dereference_sk_user_data(sk);
 	if (cs) {
 		coap_offload_count(cs->cn, COAP_OFFLOAD_CNT_RX);
-		ret = coap_offload_rx(cs->cn, sk, skb);
-		if (ret > 0)
-			coap_offload_count(cs->cn, COAP_OFFLOAD_CNT_PASSED);
+		if (unlikely(READ_ONCE(debug_drop_all))) {
+			coap_offload_count(cs->cn,
+					   COAP_OFFLOAD_CNT_DEBUG_DROPPED);
+			ret = 0;
+		} else {
+			ret = coap_offload_rx(cs->cn, sk, skb);
+			if (ret > 0)
+				coap_offload_count(cs->cn,
+						   COAP_OFFLOAD_CNT_PASSED);
+		}
 	}
 	rcu_read_unlock();
 

@@ -5,8 +5,8 @@
  * Sessions live in an rhashtable keyed by the gateway-issued token. Lookups
  * run in softirq under rcu_read_lock(); insert and delete run in the netlink
  * handlers (process context). A deleted session is freed after an RCU grace
- * period from a workqueue, because freeing its crypto tfms belongs in
- * process context; the key schedule is wiped with the tfm.
+ * period, its key schedule wiped first. Sessions come from their own slab
+ * cache: a kmalloc size class would round them up to the next power of two.
  */
 #include <linux/rhashtable.h>
 #include <linux/slab.h>
@@ -23,36 +23,26 @@ static const struct rhashtable_params coap_offload_session_params = {
 	.automatic_shrinking = true,
 };
 
-static void coap_offload_session_free_work(struct work_struct *work)
-{
-	struct coap_offload_session *s =
-		container_of(to_rcu_work(work), struct coap_offload_session,
-			     free_work);
+static struct kmem_cache *coap_offload_session_cache;
 
-	coap_offload_session_free(s);
+int coap_offload_session_cache_init(void)
+{
+	coap_offload_session_cache =
+		kmem_cache_create("coap_offload_session",
+				  sizeof(struct coap_offload_session), 0, 0,
+				  NULL);
+	return coap_offload_session_cache ? 0 : -ENOMEM;
 }
 
-static int coap_offload_tfm_alloc(struct crypto_sync_skcipher **tfm,
-				  const char *name, const u8 *key)
+/* After every namespace's exit: no session can be queued any more. */
+void coap_offload_session_cache_exit(void)
 {
-	int err;
-
-	*tfm = crypto_alloc_sync_skcipher(name, 0, 0);
-	if (IS_ERR(*tfm)) {
-		err = PTR_ERR(*tfm);
-		*tfm = NULL;
-		return err;
-	}
-	err = crypto_sync_skcipher_setkey(*tfm, key, COAP_OFFLOAD_KEY_LEN);
-	if (err) {
-		crypto_free_sync_skcipher(*tfm);
-		*tfm = NULL;
-	}
-	return err;
+	rcu_barrier();
+	kmem_cache_destroy(coap_offload_session_cache);
 }
 
 /*
- * Allocate a session and key its tfms (process context: both may sleep).
+ * Allocate a session and expand its key (process context).
  * The caller fills in the identity and token, then inserts it.
  */
 struct coap_offload_session *
@@ -64,39 +54,35 @@ coap_offload_session_alloc(u32 cipher, const u8 *key, u64 seq_offset)
 	if (cipher != COAP_OFFLOAD_CIPHER_AES_128_CBC &&
 	    cipher != COAP_OFFLOAD_CIPHER_AES_128_CTR)
 		return ERR_PTR(-EINVAL);
-	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	s = kmem_cache_zalloc(coap_offload_session_cache, GFP_KERNEL);
 	if (!s)
 		return ERR_PTR(-ENOMEM);
 	spin_lock_init(&s->lock);
 	coap_replay_init(&s->replay, seq_offset);
-	INIT_RCU_WORK(&s->free_work, coap_offload_session_free_work);
 	s->cipher = cipher;
-
-	err = coap_offload_tfm_alloc(&s->cbc, "cbc(aes)", key);
-	if (err)
-		goto err_free;
-	if (cipher == COAP_OFFLOAD_CIPHER_AES_128_CTR) {
-		err = coap_offload_tfm_alloc(&s->ctr, "ctr(aes)", key);
-		if (err)
-			goto err_free;
+	err = aes_expandkey(&s->aes, key, COAP_OFFLOAD_KEY_LEN);
+	if (err) {
+		coap_offload_session_free(s);
+		return ERR_PTR(err);
 	}
 	return s;
-
-err_free:
-	coap_offload_session_free(s);
-	return ERR_PTR(err);
 }
 EXPORT_SYMBOL_IF_KUNIT(coap_offload_session_alloc);
 
 /* Free a session no reader can see any more. */
 void coap_offload_session_free(struct coap_offload_session *s)
 {
-	/* crypto_free_*() wipes the tfm, and with it the key schedule. */
-	crypto_free_sync_skcipher(s->ctr);
-	crypto_free_sync_skcipher(s->cbc);
-	kfree_sensitive(s);
+	memzero_explicit(&s->aes, sizeof(s->aes));
+	kmem_cache_free(coap_offload_session_cache, s);
 }
 EXPORT_SYMBOL_IF_KUNIT(coap_offload_session_free);
+
+static void coap_offload_session_free_rcu(struct rcu_head *head)
+{
+	coap_offload_session_free(container_of(head,
+					       struct coap_offload_session,
+					       rcu));
+}
 
 int coap_offload_session_insert(struct coap_offload_net *cn,
 				struct coap_offload_session *s)
@@ -141,7 +127,7 @@ int coap_offload_session_replace(struct coap_offload_net *cn,
 	if (old && !rhashtable_replace_fast(&cn->sessions, &old->node,
 					    &s->node,
 					    coap_offload_session_params)) {
-		queue_rcu_work(coap_offload_wq, &old->free_work);
+		call_rcu(&old->rcu, coap_offload_session_free_rcu);
 		atomic_inc(&cn->generation);
 		err = 0;
 	}
@@ -163,7 +149,7 @@ static bool coap_offload_session_unlink(struct coap_offload_net *cn,
 		return false;
 	atomic_dec(&cn->session_count);
 	atomic_inc(&cn->generation);
-	queue_rcu_work(coap_offload_wq, &s->free_work);
+	call_rcu(&s->rcu, coap_offload_session_free_rcu);
 	return true;
 }
 
@@ -277,9 +263,8 @@ void coap_offload_sessions_exit(struct coap_offload_net *cn)
 {
 	cancel_delayed_work_sync(&cn->reap_work);
 	synchronize_rcu();
-	/* queue_rcu_work() queues from an RCU callback: let those run first. */
+	/* And the frees already queued with call_rcu(). */
 	rcu_barrier();
-	flush_workqueue(coap_offload_wq);
 	rhashtable_free_and_destroy(&cn->sessions, coap_offload_session_free_cb,
 				    NULL);
 }

@@ -73,6 +73,19 @@ static int session_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* The benchmark's debug knob (module parameter), "Y" or "N". */
+static int set_debug_drop_all(const char *value)
+{
+	FILE *f = fopen("/sys/module/coap_offload/parameters/debug_drop_all",
+			"w");
+	int err;
+
+	if (!f)
+		return -1;
+	err = fputs(value, f) < 0;
+	return fclose(f) || err ? -1 : 0;
+}
+
 FIXTURE(fastpath) {
 	struct coap_nl nl, consumer;
 	int gw, dev;
@@ -146,6 +159,7 @@ FIXTURE_TEARDOWN(fastpath)
 
 	/* Whatever a test configured, the next one starts from defaults. */
 	config_set(&self->nl, 1 << 20, 1, default_rules);
+	set_debug_drop_all("N");
 	session_token_cmd(&self->nl, COAP_OFFLOAD_CMD_SESSION_DEL, TOKEN,
 			  NULL, NULL);
 	close(self->dev);
@@ -751,6 +765,41 @@ TEST_F(fastpath, stats_count_and_reset)
 				       TOKEN, session_cb, &si));
 	EXPECT_EQ(1, si.has_peer);
 	EXPECT_GE(1, si.idle);
+}
+
+TEST_F(fastpath, debug_drop_all_drops_and_counts)
+{
+	uint64_t stats[COAP_OFFLOAD_STAT_MAX + 1];
+	static const uint8_t garbage[] = { 0x40, 0x01, 0x12, 0x34, 0xff };
+	struct delivered d;
+	struct answer a;
+	int len;
+
+	ASSERT_EQ(0, simple_cmd(&self->nl, COAP_OFFLOAD_CMD_STATS_RESET));
+	ASSERT_EQ(0, set_debug_drop_all("Y"));
+	/* A valid publish, and a datagram that would go to the daemon. */
+	len = publish(self, variant, COAP_TYPE_CON, "/" PK "/" DN "/a",
+		      SEQ_OFFSET, "dropped", NULL);
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	ASSERT_EQ(sizeof(garbage), send(self->dev, garbage, sizeof(garbage), 0));
+	EXPECT_EQ(0, get_answer(self->dev, &a, 300));
+	EXPECT_EQ(0, drain_consumer(&self->consumer, &d, 100));
+	EXPECT_EQ(-1, recv_wait(self->gw, self->pkt, sizeof(self->pkt), 100));
+	ASSERT_EQ(0, coap_nl_stats_get(&self->nl, stats));
+	EXPECT_EQ(2, stats[COAP_OFFLOAD_STAT_RX]);
+	EXPECT_EQ(2, stats[COAP_OFFLOAD_STAT_DEBUG_DROPPED]);
+	EXPECT_EQ(0, stats[COAP_OFFLOAD_STAT_DELIVERED]);
+	EXPECT_EQ(0, stats[COAP_OFFLOAD_STAT_PASSED]);
+
+	/* Off again: the same publish goes through, nothing more dropped. */
+	ASSERT_EQ(0, set_debug_drop_all("N"));
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	ASSERT_EQ(1, get_answer(self->dev, &a, 2000));
+	EXPECT_EQ(COAP_CODE_CONTENT, a.msg.code);
+	ASSERT_EQ(1, drain_consumer(&self->consumer, &d, 1000));
+	ASSERT_EQ(0, coap_nl_stats_get(&self->nl, stats));
+	EXPECT_EQ(2, stats[COAP_OFFLOAD_STAT_DEBUG_DROPPED]);
+	EXPECT_EQ(1, stats[COAP_OFFLOAD_STAT_DELIVERED]);
 }
 
 struct event {

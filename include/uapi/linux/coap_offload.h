@@ -301,6 +301,12 @@ enum coap_offload_event_attr {
  * @COAP_OFFLOAD_STAT_TX_ERRORS: answers that could not be sent
  * @COAP_OFFLOAD_STAT_PAD: padding for 64-bit attributes
  * @COAP_OFFLOAD_STAT_EXPIRED: sessions deleted by expiry
+ * @COAP_OFFLOAD_STAT_DEBUG_DROPPED: datagrams dropped unread because the
+ *	module parameter debug_drop_all is set. DEBUG ONLY, off by default:
+ *	with it every datagram on every attached socket is consumed and freed
+ *	as soon as UDP hands it over (no fast path, nothing reaches the
+ *	daemon); the benchmark (tools/bench/run) uses it to measure the cost
+ *	of getting packets that far at all.
  */
 enum coap_offload_stat {
 	COAP_OFFLOAD_STAT_UNSPEC,
@@ -316,6 +322,7 @@ enum coap_offload_stat {
 	COAP_OFFLOAD_STAT_TX_ERRORS,
 	COAP_OFFLOAD_STAT_PAD,
 	COAP_OFFLOAD_STAT_EXPIRED,
+	COAP_OFFLOAD_STAT_DEBUG_DROPPED,
 
 	__COAP_OFFLOAD_STAT_MAX,
 	COAP_OFFLOAD_STAT_MAX = __COAP_OFFLOAD_STAT_MAX - 1
