@@ -95,7 +95,7 @@ $(BUILD)/coapd: $(COAPD_SRC) userspace/coapd/coapd.h userspace/coapd/spool.h \
 
 # End-to-end test programs (tests/e2e/, run in the VM by guest-tests.sh).
 $(BUILD)/e2e/device-client: tests/e2e/device-client.c $(WIRE_SRC) $(WIRE_HDR) \
-		userspace/lib/coap_proto.c userspace/lib/coap_proto.h
+		userspace/lib/coap_proto.c userspace/lib/coap_proto.h $(WIRE_SRC)
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $< $(WIRE_SRC) \
 		userspace/lib/coap_proto.c -lcrypto -lcbor -o $@
@@ -159,6 +159,16 @@ bench-first: modules $(BUILD)/bench/fastpath-first
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(WIRE_SRC) $(WIRE_HDR)
 	@mkdir -p $(@D)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude $< $(WIRE_SRC) -o $@
+
+# coapd's /auth decoders (codec.c: json-c, libcbor) and the sign content.
+$(BUILD)/fuzz/fuzz_auth_decode: tests/fuzz/fuzz_auth_decode.c \
+		userspace/coapd/codec.c userspace/coapd/coapd.h \
+		userspace/lib/coap_proto.c userspace/lib/coap_proto.h $(WIRE_SRC)
+	@mkdir -p $(@D)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
+		-Iinclude/uapi -Iuserspace/lib -Iuserspace/coapd $(JSONC_CFLAGS) \
+		$< userspace/coapd/codec.c userspace/lib/coap_proto.c $(WIRE_SRC) \
+		$(JSONC_LIBS) -lcbor -lcrypto -o $@
 
 fuzz: $(FUZZERS)
 

@@ -31,15 +31,23 @@ static const char *arena_put(struct auth_input *in, const void *s, size_t len)
 
 /*
  * Add one field. Names and values must be short and must not hold a NUL
- * (a "\u0000" would cut what gets signed).
+ * (a "\u0000" would cut what gets signed). A name may come once: a CBOR map
+ * can repeat a key (JSON objects cannot, json-c keeps the last), and which
+ * of two productKeys the device meant is not for coapd to guess.
  */
 static int add_field(struct auth_input *in, const void *name, size_t name_len,
 		     const void *value, size_t value_len, bool is_string)
 {
+	size_t i;
+
 	if (in->n == AUTH_FIELDS_MAX || !name_len ||
 	    name_len > AUTH_NAME_MAX || value_len > AUTH_VALUE_MAX ||
 	    memchr(name, 0, name_len) || memchr(value, 0, value_len))
 		return -EBADMSG;
+	for (i = 0; i < in->n; i++)
+		if (strlen(in->f[i].name) == name_len &&
+		    !memcmp(in->f[i].name, name, name_len))
+			return -EBADMSG;
 	in->f[in->n].name = arena_put(in, name, name_len);
 	in->f[in->n].value = arena_put(in, value, value_len);
 	if (!in->f[in->n].name || !in->f[in->n].value)
@@ -91,6 +99,57 @@ out:
 	return err;
 }
 
+/* One CBOR head (RFC 8949 §3): its major type and argument; false if cut. */
+static bool cbor_head(const uint8_t *p, size_t len, size_t *pos,
+		      unsigned int *major, uint64_t *arg)
+{
+	unsigned int ai, n, i;
+
+	if (*pos >= len)
+		return false;
+	*major = p[*pos] >> 5;
+	ai = p[(*pos)++] & 0x1f;
+	if (ai < 24) {
+		*arg = ai;
+		return true;
+	}
+	if (ai > 27)		/* indefinite length or reserved */
+		return false;
+	n = 1U << (ai - 24);
+	if (len - *pos < n)
+		return false;
+	for (*arg = 0, i = 0; i < n; i++)
+		*arg = *arg << 8 | p[(*pos)++];
+	return true;
+}
+
+/*
+ * The only shape coapd takes, checked before libcbor sees the bytes: a map
+ * of at most AUTH_FIELDS_MAX pairs, each a text string and a text string or
+ * unsigned integer, filling the input exactly. libcbor allocates an array
+ * or map from its declared size: a 5-byte head inside an /auth payload
+ * asked it for gigabytes (found by fuzz_auth_decode).
+ */
+static bool cbor_shape_ok(const uint8_t *p, size_t len)
+{
+	unsigned int major;
+	size_t pos = 0;
+	uint64_t n, i, arg;
+
+	if (!cbor_head(p, len, &pos, &major, &n) || major != 5 ||
+	    n > AUTH_FIELDS_MAX)
+		return false;
+	for (i = 0; i < 2 * n; i++) {
+		if (!cbor_head(p, len, &pos, &major, &arg))
+			return false;
+		if (major == 3 && arg <= len - pos)
+			pos += arg;
+		else if (major != 0 || !(i & 1))	/* uint: values only */
+			return false;
+	}
+	return pos == len;
+}
+
 static int decode_cbor(const uint8_t *p, size_t len, struct auth_input *in)
 {
 	struct cbor_load_result res;
@@ -100,6 +159,8 @@ static int decode_cbor(const uint8_t *p, size_t len, struct auth_input *in)
 	size_t i;
 	int err = -EBADMSG;
 
+	if (!cbor_shape_ok(p, len))
+		return -EBADMSG;
 	item = cbor_load(p, len, &res);
 	if (!item)
 		return res.error.code == CBOR_ERR_MEMERROR ? -ENOMEM : -EBADMSG;
