@@ -25,8 +25,9 @@ HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
 TEST_CFLAGS := $(HOST_CFLAGS) -O1 -Wno-sign-compare -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -I$(KSRC)/tools/testing/selftests
 
-WIRE_SRC := include/coap/coap_wire.c
-WIRE_HDR := include/coap/coap_wire.h include/coap/coap_replay.h
+WIRE_SRC := include/coap/coap_wire.c include/coap/coap_rules.c
+WIRE_HDR := include/coap/coap_wire.h include/coap/coap_replay.h \
+	include/coap/coap_rules.h
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 SELFTESTS := $(patsubst tests/selftests/%.c,$(BUILD)/selftests/%,$(wildcard tests/selftests/*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
