@@ -582,3 +582,129 @@ int coap_proto_build_publish(const struct coap_proto_publish *p, uint8_t *buf,
 	coap_builder_set_payload(&b, payload, (size_t)plen);
 	return coap_builder_finish(&b);
 }
+
+struct coap_proto_keyed {
+	enum coap_cipher cipher;
+	EVP_CIPHER_CTX *cbc_dec;	/* the seq option; cbc payloads */
+	EVP_CIPHER_CTX *ctr;		/* ctr payloads; NULL for cbc */
+};
+
+static EVP_CIPHER_CTX *proto_keyed_ctx(const EVP_CIPHER *cipher, int enc,
+				       const uint8_t *key, const uint8_t *iv)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+
+	if (!ctx)
+		return NULL;
+	/* No padding: coap_pkcs7_unpad() judges it, as in the kernel. */
+	if (EVP_CipherInit_ex(ctx, cipher, NULL, key, iv, enc) != 1 ||
+	    EVP_CIPHER_CTX_set_padding(ctx, 0) != 1) {
+		EVP_CIPHER_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+struct coap_proto_keyed *coap_proto_keyed_new(enum coap_cipher c,
+					      const uint8_t key[COAP_PROTO_KEY_LEN])
+{
+	static const uint8_t zero[COAP_PROTO_BLOCK];
+	struct coap_proto_keyed *k;
+
+	if (!key || !coap_proto_cipher_name(c))
+		return NULL;
+	k = OPENSSL_zalloc(sizeof(*k));
+	if (!k)
+		return NULL;
+	k->cipher = c;
+	ERR_set_mark();
+	k->cbc_dec = proto_keyed_ctx(EVP_aes_128_cbc(), 0, key,
+				     coap_proto_fixed_iv);
+	if (c == COAP_CIPHER_AES_128_CTR)
+		k->ctr = proto_keyed_ctx(EVP_aes_128_ctr(), 1, key, zero);
+	ERR_pop_to_mark();
+	if (!k->cbc_dec || (c == COAP_CIPHER_AES_128_CTR && !k->ctr)) {
+		coap_proto_keyed_free(k);
+		return NULL;
+	}
+	return k;
+}
+
+void coap_proto_keyed_free(struct coap_proto_keyed *k)
+{
+	if (!k)
+		return;
+	/* Frees the key schedules, which OpenSSL wipes. */
+	EVP_CIPHER_CTX_free(k->cbc_dec);
+	EVP_CIPHER_CTX_free(k->ctr);
+	OPENSSL_free(k);
+}
+
+/* One pass over in[0..len) into out from a fresh iv, the key kept. */
+static int proto_keyed_crypt(EVP_CIPHER_CTX *ctx, const uint8_t *iv,
+			     const uint8_t *in, size_t len, uint8_t *out)
+{
+	int n = 0, m = 0, ret = -EIO;
+
+	ERR_set_mark();
+	if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, -1) == 1 &&
+	    EVP_CipherUpdate(ctx, out, &n, in, (int)len) == 1 &&
+	    EVP_CipherFinal_ex(ctx, out + n, &m) == 1)
+		ret = n + m;
+	ERR_pop_to_mark();
+	return ret;
+}
+
+int coap_proto_keyed_seq_decrypt(struct coap_proto_keyed *k,
+				 const uint8_t in[COAP_PROTO_BLOCK],
+				 uint64_t *seq)
+{
+	uint8_t plain[COAP_PROTO_BLOCK];
+	int n;
+
+	if (!k || !in || !seq)
+		return -EINVAL;
+	n = proto_keyed_crypt(k->cbc_dec, coap_proto_fixed_iv, in,
+			      COAP_PROTO_BLOCK, plain);
+	if (n < 0)
+		return n;
+	n = coap_pkcs7_unpad(plain, COAP_PROTO_BLOCK);
+	if (n < 0 || coap_parse_decimal_seq(plain, (size_t)n, seq))
+		return -EBADMSG;
+	return 0;
+}
+
+int coap_proto_keyed_payload_decrypt(struct coap_proto_keyed *k,
+				     const uint8_t seq_block[COAP_PROTO_BLOCK],
+				     const uint8_t *in, size_t len,
+				     uint8_t *out, size_t out_cap)
+{
+	int n, plain;
+
+	if (!k || (len && !in) || (out_cap && !out))
+		return -EINVAL;
+	if (len > PROTO_LEN_MAX)
+		return -EMSGSIZE;
+	if (out_cap < len)
+		return -ENOSPC;
+
+	if (k->cipher == COAP_CIPHER_AES_128_CTR) {
+		if (!seq_block)
+			return -EINVAL;
+		if (!len)
+			return 0;
+		return proto_keyed_crypt(k->ctr, seq_block, in, len, out);
+	}
+	/* cbc: PKCS#7 always pads, so even no plaintext is one block. */
+	if (!len || len % COAP_PROTO_BLOCK)
+		return -EBADMSG;
+	n = proto_keyed_crypt(k->cbc_dec, coap_proto_fixed_iv, in, len, out);
+	if (n < 0)
+		return n;
+	plain = coap_pkcs7_unpad(out, (size_t)n);
+	if (plain < 0) {
+		memset(out, 0, len);
+		return -EBADMSG;
+	}
+	return plain;
+}
