@@ -50,11 +50,13 @@ install: modules_install
 $(BUILD)/unit/%: tests/unit/%.c $(WIRE_SRC) $(WIRE_HDR) \
 		userspace/lib/coap_proto.c userspace/lib/coap_proto.h \
 		userspace/lib/registry.c userspace/lib/registry.h \
-		userspace/coapd/spool.c userspace/coapd/spool.h
+		userspace/coapd/spool.c userspace/coapd/spool.h \
+		userspace/coapd/sessions.c userspace/coapd/sessions.h
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -Iuserspace/lib -Iuserspace/coapd $< $(WIRE_SRC) \
 		userspace/lib/coap_proto.c userspace/lib/registry.c \
-		userspace/coapd/spool.c -lcrypto -lsqlite3 -o $@
+		userspace/coapd/spool.c userspace/coapd/sessions.c \
+		-lcrypto -lsqlite3 -o $@
 
 # coapd's /auth failure limits: pure logic, tested on its own.
 $(BUILD)/unit/test_ratelimit: tests/unit/test_ratelimit.c \
@@ -86,8 +88,7 @@ COAPD_LIB := $(WIRE_SRC) userspace/lib/coap_nl.c userspace/lib/coap_proto.c \
 	userspace/lib/registry.c
 # DTLS mode needs libcoap's OpenSSL flavour (not notls).
 COAPD_DTLS_LIBS := $(or $(shell pkg-config --libs libcoap-3-openssl 2>/dev/null),-lcoap-3-openssl) -lssl
-$(BUILD)/coapd: $(COAPD_SRC) userspace/coapd/coapd.h userspace/coapd/spool.h \
-		$(COAPD_LIB) $(WIRE_HDR) \
+$(BUILD)/coapd: $(COAPD_SRC) $(wildcard userspace/coapd/*.h) $(COAPD_LIB) $(WIRE_HDR) \
 		$(wildcard userspace/lib/*.h) include/uapi/linux/coap_offload.h
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $(JSONC_CFLAGS) $(COAPD_SRC) \
@@ -114,7 +115,7 @@ $(BUILD)/e2e/restart-client: tests/e2e/restart-client.c $(WIRE_SRC) $(WIRE_HDR) 
 		userspace/lib/coap_proto.c -lcrypto -o $@
 
 e2e: $(BUILD)/coapd $(BUILD)/e2e/device-client $(BUILD)/e2e/registry-add \
-	$(BUILD)/coap-device $(BUILD)/e2e/restart-client
+	$(BUILD)/coap-device $(BUILD)/e2e/restart-client $(BUILD)/coapctl
 
 # coapctl, the operator's CLI (kernel over netlink, registry on SQLite).
 COAPCTL_LIB := $(WIRE_SRC) userspace/lib/coap_nl.c userspace/lib/coap_proto.c \

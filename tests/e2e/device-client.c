@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <cbor.h>
+#include <linux/coap_offload.h>
 
 #include "coap_proto.h"
 
@@ -292,12 +293,14 @@ static uint8_t want(int fd, const struct auth_req *q, uint8_t code,
 	return got;
 }
 
-/* Publish; the answer in *a. seq 0: the session's next. */
-static bool publish(int fd, struct session *s, const char *topic,
-		    const void *payload, size_t len, uint64_t seq,
-		    const char *token, struct answer *a, uint16_t *mid_out)
+/* build_pub()'s seq for "the session's next". */
+#define NEXT_SEQ	UINT64_MAX
+
+/* Build a publish into pkt. Returns its length. */
+static int build_pub(struct session *s, const char *topic, const void *payload,
+		     size_t len, uint64_t seq, const char *token, bool alias_61,
+		     uint8_t *pkt, size_t cap, uint16_t *mid_out)
 {
-	uint8_t pkt[COAP_MAX_MESSAGE];
 	struct coap_proto_publish p = {
 		.type = COAP_TYPE_CON,
 		.message_id = ++next_mid,
@@ -305,17 +308,57 @@ static bool publish(int fd, struct session *s, const char *topic,
 		.coap_token_len = 2,
 		.topic = topic,
 		.auth_token = token ? token : s->token,
+		.token_in_option_61 = alias_61,
 		.cipher = s->cipher,
 		.key = s->key,
-		.seq = seq ? seq : s->next_seq++,
+		.seq = seq == NEXT_SEQ ? s->next_seq++ : seq,
 		.payload = payload,
 		.payload_len = len,
 	};
-	int n = coap_proto_build_publish(&p, pkt, sizeof(pkt));
 
 	if (mid_out)
 		*mid_out = p.message_id;
+	return coap_proto_build_publish(&p, pkt, cap);
+}
+
+/* Publish; the answer in *a. seq 0: the session's next. */
+static bool publish(int fd, struct session *s, const char *topic,
+		    const void *payload, size_t len, uint64_t seq,
+		    const char *token, struct answer *a, uint16_t *mid_out)
+{
+	uint8_t pkt[COAP_MAX_MESSAGE];
+	int n = build_pub(s, topic, payload, len, seq ? seq : NEXT_SEQ, token,
+			  false, pkt, sizeof(pkt), mid_out);
+
 	return n > 0 && exchange(fd, pkt, n, a, TIMEOUT_MS);
+}
+
+/* The 8-byte option 2090 of a 2.05, or 0. */
+static uint64_t answer_id(const struct answer *a)
+{
+	struct coap_option opt;
+	uint64_t id = 0;
+	int i;
+
+	if (!coap_find_option(&a->msg, COAP_OPT_MESSAGE_ID, &opt) ||
+	    opt.len != 8)
+		return 0;
+	for (i = 0; i < 8; i++)
+		id = id << 8 | opt.value[i];
+	return id;
+}
+
+/* Note a delivered publish for the sink check of the calling script. */
+static void expect_in_sink(uint64_t id, const char *topic, const void *payload,
+			   size_t len)
+{
+	size_t i;
+
+	fprintf(expected, "%llu\t%s\t", (unsigned long long)id, topic);
+	for (i = 0; i < len; i++)
+		fprintf(expected, "%02x", ((const uint8_t *)payload)[i]);
+	fputc('\n', expected);
+	fflush(expected);
 }
 
 /* A publish that must be delivered: 2.05 with option 2090 (8 bytes). */
@@ -323,29 +366,160 @@ static void publish_ok(int fd, struct session *s, const char *sub,
 		       const void *payload, size_t len, const char *what)
 {
 	char topic[256];
-	struct coap_option opt;
 	struct answer a;
 	uint64_t id = 0;
 	uint16_t mid;
 	bool ok;
-	size_t i;
 
 	snprintf(topic, sizeof(topic), "/%s/%s/%s", pk, dn, sub);
 	ok = publish(fd, s, topic, payload, len, 0, NULL, &a, &mid) &&
-	     is_code(&a, mid, COAP_CODE_CONTENT) &&
-	     coap_find_option(&a.msg, COAP_OPT_MESSAGE_ID, &opt) &&
-	     opt.len == 8;
-	if (ok) {
-		for (i = 0; i < 8; i++)
-			id = id << 8 | opt.value[i];
-		fprintf(expected, "%llu\t%s\t", (unsigned long long)id, topic);
-		for (i = 0; i < len; i++)
-			fprintf(expected, "%02x", ((const uint8_t *)payload)[i]);
-		fputc('\n', expected);
-		fflush(expected);
-	}
+	     is_code(&a, mid, COAP_CODE_CONTENT) && (id = answer_id(&a));
+	if (ok)
+		expect_in_sink(id, topic, payload, len);
 	check(ok, "publish %s (%s) -> 2.05 + option 2090", what,
 	      coap_proto_cipher_name(s->cipher));
+}
+
+/*
+ * A publish built by hand, for what coap_proto_build_publish() refuses to
+ * build: a Uri-Path segment of its own after /pk/dn (NULL: "x"), the given
+ * token, a seq option of seq_len bytes, an unknown critical option.
+ */
+static int raw_publish(struct session *s, const char *segment,
+		       const char *token, size_t seq_len, bool critical,
+		       uint8_t *pkt, size_t cap, uint16_t *mid)
+{
+	uint8_t block[COAP_PROTO_BLOCK], payload[32];
+	struct coap_builder b;
+	int n;
+
+	if (coap_proto_seq_encrypt(s->key, s->next_seq++, block))
+		return -1;
+	n = coap_proto_payload_encrypt(s->cipher, s->key, block, false,
+				       (const uint8_t *)"raw", 3, payload,
+				       sizeof(payload));
+	if (n < 0)
+		return -1;
+	*mid = ++next_mid;
+	coap_builder_init(&b, pkt, cap, COAP_TYPE_CON, COAP_CODE_POST, *mid,
+			  (const uint8_t *)"rw", 2);
+	coap_builder_add_option(&b, COAP_OPT_URI_PATH, "topic", 5);
+	coap_builder_add_option(&b, COAP_OPT_URI_PATH, pk, strlen(pk));
+	coap_builder_add_option(&b, COAP_OPT_URI_PATH, dn, strlen(dn));
+	segment = segment ? segment : "x";
+	coap_builder_add_option(&b, COAP_OPT_URI_PATH, segment, strlen(segment));
+	coap_builder_add_option(&b, COAP_OPT_AUTH_TOKEN, token, strlen(token));
+	coap_builder_add_option(&b, COAP_OPT_SEQ, block,
+				seq_len < sizeof(block) ? seq_len : sizeof(block));
+	if (critical)
+		coap_builder_add_option(&b, 2093, "x", 1);
+	coap_builder_set_payload(&b, payload, n);
+	return coap_builder_finish(&b);
+}
+
+/* Send a datagram that must be answered with code (ACK, same MID). */
+static bool send_want(int fd, const uint8_t *pkt, int len, uint16_t mid,
+		      uint8_t code, struct answer *a)
+{
+	return len > 0 && exchange(fd, pkt, len, a, TIMEOUT_MS) &&
+	       is_code(a, mid, code);
+}
+
+/*
+ * The fast path's decisions, checked the same against coap_offload.ko and
+ * against coapd --no-offload (tests/e2e/nooffload.sh runs this client too).
+ */
+static void publish_edges(int fd, struct session *s)
+{
+	char topic[256], long_seg[240], long_token[COAP_OFFLOAD_TOKEN_MAX + 2];
+	uint8_t pkt[COAP_MAX_MESSAGE];
+	struct answer a, b;
+	uint64_t id, far;
+	uint16_t mid;
+	bool ok;
+	int len;
+
+	snprintf(topic, sizeof(topic), "/%s/%s/user/update", pk, dn);
+
+	/* Another device's topic; then the same CON again (answer cache). */
+	len = build_pub(s, "/a1other/dev9/user/update", "x", 1, NEXT_SEQ, NULL,
+			false, pkt, sizeof(pkt), &mid);
+	ok = send_want(fd, pkt, len, mid, COAP_CODE_FORBIDDEN, &a);
+	check(ok, "publish to another device's topic -> 4.03");
+	ok = send_want(fd, pkt, len, mid, COAP_CODE_FORBIDDEN, &a);
+	check(ok, "the same refused CON again (same MID) -> 4.03 again");
+
+	/* A retransmitted CON: the same 2.05 and id, delivered once. */
+	len = build_pub(s, topic, "{\"retx\":1}", 10, NEXT_SEQ, NULL, false,
+			pkt, sizeof(pkt), &mid);
+	ok = send_want(fd, pkt, len, mid, COAP_CODE_CONTENT, &a) &&
+	     (id = answer_id(&a)) &&
+	     send_want(fd, pkt, len, mid, COAP_CODE_CONTENT, &b) &&
+	     answer_id(&b) == id;
+	if (ok)
+		expect_in_sink(id, topic, "{\"retx\":1}", 10);
+	check(ok, "retransmitted publish (same MID) -> the same 2.05 and message id (sink: once)");
+
+	/* Option 61 instead of 2088 (some SDK releases). */
+	len = build_pub(s, topic, "alias", 5, NEXT_SEQ, NULL, true, pkt,
+			sizeof(pkt), &mid);
+	ok = send_want(fd, pkt, len, mid, COAP_CODE_CONTENT, &a) &&
+	     (id = answer_id(&a));
+	if (ok)
+		expect_in_sink(id, topic, "alias", 5);
+	check(ok, "publish with the token in option 61 -> 2.05");
+
+	/* Below seqOffset: never valid. */
+	len = build_pub(s, topic, "low", 3, s->seq_offset - 1, NULL, false, pkt,
+			sizeof(pkt), &mid);
+	check(send_want(fd, pkt, len, mid, COAP_CODE_BAD_REQUEST, &a),
+	      "publish with a seq below seqOffset -> 4.00");
+
+	/* Far ahead is fine; 256 or more below the highest is too old. */
+	far = s->next_seq + 1000;
+	len = build_pub(s, topic, "far", 3, far, NULL, false, pkt, sizeof(pkt),
+			&mid);
+	ok = send_want(fd, pkt, len, mid, COAP_CODE_CONTENT, &a) &&
+	     (id = answer_id(&a));
+	if (ok)
+		expect_in_sink(id, topic, "far", 3);
+	len = build_pub(s, topic, "old", 3, far - 256, NULL, false, pkt,
+			sizeof(pkt), &mid);
+	ok = ok && send_want(fd, pkt, len, mid, COAP_CODE_BAD_REQUEST, &a);
+	len = build_pub(s, topic, "in window", 9, far - 255, NULL, false, pkt,
+			sizeof(pkt), &mid);
+	ok = ok && send_want(fd, pkt, len, mid, COAP_CODE_CONTENT, &a) &&
+	     (id = answer_id(&a));
+	if (ok)
+		expect_in_sink(id, topic, "in window", 9);
+	check(ok, "seq +1000 -> 2.05; 256 below it -> 4.00 (too old); 255 below -> 2.05");
+	s->next_seq = far + 1;
+
+	if (s->cipher == COAP_CIPHER_AES_128_CBC) {
+		/* One byte short of whole cbc blocks. */
+		len = build_pub(s, topic, "short", 5, NEXT_SEQ, NULL, false, pkt,
+				sizeof(pkt), &mid);
+		ok = send_want(fd, pkt, len - 1, mid, COAP_CODE_BAD_REQUEST, &a);
+		check(ok, "cbc payload not in whole blocks -> 4.00");
+	}
+
+	len = raw_publish(s, NULL, s->token, 8, false, pkt, sizeof(pkt), &mid);
+	check(send_want(fd, pkt, len, mid, COAP_CODE_BAD_REQUEST, &a),
+	      "publish with an 8-byte seq option -> 4.00");
+	len = raw_publish(s, NULL, s->token, 16, true, pkt, sizeof(pkt), &mid);
+	check(send_want(fd, pkt, len, mid, COAP_CODE_BAD_OPTION, &a),
+	      "publish with an unknown critical option -> 4.02");
+	memset(long_token, 'k', sizeof(long_token) - 1);
+	long_token[sizeof(long_token) - 1] = '\0';
+	len = raw_publish(s, NULL, long_token, 16, false, pkt, sizeof(pkt), &mid);
+	check(send_want(fd, pkt, len, mid, COAP_CODE_UNAUTHORIZED, &a),
+	      "publish with a 65-byte token -> 4.01");
+	memset(long_seg, 's', sizeof(long_seg) - 1);
+	long_seg[sizeof(long_seg) - 1] = '\0';
+	len = raw_publish(s, long_seg, s->token, 16, false, pkt, sizeof(pkt),
+			  &mid);
+	check(send_want(fd, pkt, len, mid, COAP_CODE_NOT_FOUND, &a),
+	      "publish to a topic longer than 256 bytes -> 4.04");
 }
 
 /* Add a text -> text (or uint when value is NULL) pair to a CBOR map. */
@@ -601,6 +775,8 @@ int main(int argc, char **argv)
 		      &mid);
 	check(len && is_code(&a, mid, COAP_CODE_BAD_REQUEST),
 	      "publish with a replayed seq -> 4.00");
+	publish_edges(fd, &s1);
+	publish_edges(fd, &s3);
 
 	/* Retransmitted /auth: the same Message ID gets the same answer. */
 	{

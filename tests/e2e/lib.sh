@@ -8,6 +8,19 @@ result() { # status description
 }
 show() { sed 's/^/# /' "$@"; }
 
+# free_port: a random high UDP port nobody listens on now (host tests may
+# run beside each other); 5682 if none is found.
+free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 40000))
+		python3 -c 'import socket, sys
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).bind(("0.0.0.0", int(sys.argv[1])))' \
+			"$p" 2>/dev/null && { echo "$p"; return; }
+	done
+	echo 5682
+}
+
 coapd_pid=
 # start_coapd [COAPD ARGS...]: coapd in the foreground on $port with $db and
 # a synced sink $sink, logging to $log, under $COAPD_WRAPPER when set (e.g.
@@ -34,7 +47,20 @@ stop_coapd() {
 	kill -TERM "$coapd_pid"
 	wait "$coapd_pid"
 	status=$?
-	coapd_pid=
+	# free_port: a random high UDP port nobody listens on now (host tests may
+# run beside each other); 5682 if none is found.
+free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 40000))
+		python3 -c 'import socket, sys
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).bind(("0.0.0.0", int(sys.argv[1])))' \
+			"$p" 2>/dev/null && { echo "$p"; return; }
+	done
+	echo 5682
+}
+
+coapd_pid=
 	result $status "coapd exits 0 on SIGTERM"
 	[ $status = 0 ] || tail -n 20 "$log" | show
 }

@@ -30,6 +30,8 @@
 #define COAPD_AUTH_FAIL_BURST		10
 #define COAPD_AUTH_FAIL_RATE		6	/* per minute */
 #define COAPD_AUTH_FAIL_ENTRIES		4096
+/* --no-offload's session limit unless --max-sessions: the module's default. */
+#define COAPD_MAX_SESSIONS		(1U << 20)
 
 enum coapd_log_target { COAPD_LOG_DEFAULT, COAPD_LOG_STDERR, COAPD_LOG_SYSLOG };
 
@@ -66,6 +68,8 @@ struct coapd_config {
 	const char *mqtt_password_file;
 	const char *spool_dir;
 	uint64_t spool_max_bytes;
+	bool no_offload;		/* serve publishes here (userpath.c) */
+	uint32_t idle_timeout;		/* seconds; 0: none */
 };
 
 struct coapd {
@@ -84,6 +88,7 @@ struct coapd {
 	struct coap_nl events;		/* expiries, the family's removal */
 	int persist_tick_fd;		/* timerfd: seqs to the registry */
 	struct coapd_sinks *sinks;
+	struct coapd_user *user;	/* --no-offload; NULL otherwise */
 };
 
 /*
@@ -116,6 +121,13 @@ const char *coapd_addr_str(const struct sockaddr *sa, socklen_t len,
 struct auth_cache *coapd_cache_new(void);
 void coapd_cache_free(struct auth_cache *c);
 void coapd_udp_input(struct coapd *d, int fd);
+/*
+ * One datagram read elsewhere (userpath.c's batches) that is not a publish
+ * of a live session: handled as if read by coapd_udp_input(). mh holds the
+ * peer and the control messages of the read.
+ */
+void coapd_udp_datagram(struct coapd *d, int fd, const uint8_t *buf,
+			size_t len, const struct msghdr *mh);
 /* Ask for each datagram's local address (to answer from it). 0 or -1. */
 int coapd_udp_pktinfo(int fd, int family);
 
@@ -237,5 +249,30 @@ void coapd_persist_granted(struct coapd *d, const char *token, const char *pk,
 			   uint8_t ack_mode);
 void coapd_persist_revoked(struct coapd *d, const char *token);
 void coapd_persist_delivered(struct coapd *d, const char *pk, const char *dn);
+
+/*
+ * userpath.c: --no-offload, the module's publish path in user space with
+ * its own session table (sessions.h); see the file's header.
+ */
+struct coapd_user_stats {
+	uint64_t rx, passed, delivered, retransmits, replays, decrypt_errors,
+		 forbidden, no_consumer, tx_errors, expired;
+};
+
+struct coapd_user *coapd_user_new(size_t max_sessions, uint32_t idle_timeout);
+void coapd_user_free(struct coapd_user *u);
+/* 0, -EEXIST (token taken), -ENOSPC (table full), -EINVAL, -ENOMEM. */
+int coapd_user_session_new(struct coapd_user *u, const char *token,
+			   const char *pk, const char *dn,
+			   enum coap_cipher cipher,
+			   const uint8_t key[COAP_PROTO_KEY_LEN],
+			   uint64_t seq_offset, uint32_t lifetime);
+void coapd_user_session_del(struct coapd_user *u, const char *token);
+/* The UDP socket fd is readable: read, serve and answer in batches. */
+void coapd_user_input(struct coapd *d, int fd);
+/* Expire sessions when due; returns the milliseconds until the next time. */
+int coapd_user_tick(struct coapd_user *u);
+const struct coapd_user_stats *coapd_user_stats(struct coapd_user *u);
+size_t coapd_user_session_count(const struct coapd_user *u);
 
 #endif /* COAPD_H */

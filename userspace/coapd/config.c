@@ -38,6 +38,7 @@ enum {
 	OPT_AUTH_FAIL_ENTRIES,
 	OPT_MQTT_HOST, OPT_MQTT_PORT, OPT_MQTT_PREFIX, OPT_MQTT_ID,
 	OPT_MQTT_USER, OPT_MQTT_PASSFILE, OPT_SPOOL_DIR, OPT_SPOOL_MAX,
+	OPT_NO_OFFLOAD, OPT_IDLE_TIMEOUT,
 };
 
 static const char shortopts[] = "c:fp:r:vh";
@@ -73,6 +74,8 @@ static const struct option longopts[] = {
 	{ "mqtt-password-file", required_argument, NULL, OPT_MQTT_PASSFILE },
 	{ "spool-dir", required_argument, NULL, OPT_SPOOL_DIR },
 	{ "spool-max-bytes", required_argument, NULL, OPT_SPOOL_MAX },
+	{ "no-offload", no_argument, NULL, OPT_NO_OFFLOAD },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -109,7 +112,8 @@ static void usage(void)
 "      --cipher-default S   suite of devices that do not ask: aes-128-cbc\n"
 "                           (default) or aes-128-ctr\n"
 "      --token-lifetime S   session lifetime in seconds (default %u)\n"
-"      --max-sessions N     set the module's session limit (default: leave it)\n"
+"      --max-sessions N     set the module's session limit (default: leave it;\n"
+"                           with --no-offload: %u)\n"
 "      --dtls-port PORT     UDP port of DTLS mode (default %u; 0: off)\n"
 "      --dtls-cert PEM      the gateway's certificate for DTLS (without it:\n"
 "                           PSK devices only)\n"
@@ -134,10 +138,17 @@ static void usage(void)
 "                           %s)\n"
 "      --spool-max-bytes N  the spool's bound, k/M/G suffix allowed (default\n"
 "                           %lluM); when full, coapd stops accepting\n"
+"      --idle-timeout S     end a session after S seconds without a delivered\n"
+"                           publish (default 0: never)\n"
+"      --no-offload         serve publishes in user space, without\n"
+"                           coap_offload.ko: same checks, crypto and answers;\n"
+"                           coapctl's session/stats/monitor/config need the\n"
+"                           module (counters go to the log at exit)\n"
 "In the file: one \"key = value\" per line, the key a long option name without\n"
 "\"--\"; a flag takes true or false; lines starting with # are comments.\n",
 		COAPD_CONFIG_DEFAULT_PATH, COAPD_PORT,
 		COAP_REGISTRY_DEFAULT_PATH, COAPD_TOKEN_LIFETIME,
+		COAPD_MAX_SESSIONS,
 		COAPD_DTLS_PORT, COAPD_DTLS_MAX_SESSIONS, COAPD_DTLS_IDLE_TIMEOUT,
 		COAPD_DTLS_HANDSHAKE_RATE,
 		COAPD_AUTH_FAIL_BURST, COAPD_AUTH_FAIL_RATE,
@@ -314,6 +325,15 @@ static const char *apply_option(struct coapd_config *cfg, int opt,
 		if (!parse_size(arg, &size) || size < SPOOL_MIN_BYTES)
 			return "not a size of at least 256k";
 		cfg->spool_max_bytes = size;
+		break;
+	case OPT_NO_OFFLOAD:
+		cfg->no_offload = true;
+		break;
+	case OPT_IDLE_TIMEOUT:
+		/* The module's limit, in both modes. */
+		if (!parse_uint(arg, 0, COAP_OFFLOAD_IDLE_TIMEOUT_MAX, &v))
+			return "not 0..2592000 seconds";
+		cfg->idle_timeout = v;
 		break;
 	default:
 		return "not an option"; /* unreachable: getopt/lookup vet it */
@@ -606,6 +626,8 @@ void coapd_config_print(const struct coapd_config *cfg, FILE *f)
 	fprintf(f, "auth-fail-burst = %u\n", cfg->auth_fail_burst);
 	fprintf(f, "auth-fail-rate = %u\n", cfg->auth_fail_rate);
 	fprintf(f, "auth-fail-entries = %u\n", cfg->auth_fail_entries);
+	fprintf(f, "idle-timeout = %u\n", cfg->idle_timeout);
+	fprintf(f, "no-offload = %s\n", cfg->no_offload ? "true" : "false");
 	if (!cfg->mqtt_host) {
 		fprintf(f, "# mqtt-host: none, no MQTT sink\n");
 		return;

@@ -122,14 +122,15 @@ static int udp_open(struct coapd *d, int family)
 			  d->cfg.port, strerror(-err));
 		goto err_close;
 	}
-	err = socket_attach(d, fd);
+	err = d->user ? 0 : socket_attach(d, fd);
 	if (err) {
 		coapd_log(LOG_ERR, "%s UDP port %u: attach to the module: %s%s%s",
 			  name, d->cfg.port, strerror(-err),
 			  d->nl.error[0] ? ": " : "", d->nl.error);
 		goto err_close;
 	}
-	coapd_log(LOG_INFO, "%s UDP port %u attached", name, d->cfg.port);
+	coapd_log(LOG_INFO, "%s UDP port %u %s", name, d->cfg.port,
+		  d->user ? "open (no offload)" : "attached");
 	return fd;
 
 err_errno:
@@ -196,6 +197,68 @@ static int signals_open(void)
 	return fd < 0 ? -errno : fd;
 }
 
+/*
+ * --no-offload: no module at all, publishes are served by userpath.c. Its
+ * sessions live in the daemon: nothing to persist or reconcile.
+ */
+static int user_open(struct coapd *d)
+{
+	d->user = coapd_user_new(d->cfg.max_sessions ? d->cfg.max_sessions :
+				 COAPD_MAX_SESSIONS, d->cfg.idle_timeout);
+	if (!d->user) {
+		coapd_log(LOG_ERR, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The module: its limits set, coapd registered as its consumer, and the
+ * persisted sessions reconciled with its table.
+ */
+static int module_open(struct coapd *d)
+{
+	int err;
+
+	err = coap_nl_open(&d->nl);
+	if (err) {
+		/*
+		 * No silent fallback to --no-offload: a gateway sized for the
+		 * kernel path must not quietly run at user-space speed.
+		 */
+		coapd_log(LOG_ERR, "generic netlink family %s: %s",
+			  COAP_OFFLOAD_GENL_NAME,
+			  err == -ENOENT ? "not found (is coap_offload.ko loaded? --no-offload runs without it)" :
+			  strerror(-err));
+		return -1;
+	}
+	if (module_config(d))
+		return -1;
+	/*
+	 * Register the consumer before the sockets are attached, so that no
+	 * publish finds the module without one.
+	 */
+	err = consumer_open(d);
+	if (err) {
+		coapd_log(LOG_ERR, "register as the consumer: %s%s%s",
+			  strerror(-err), d->consumer.error[0] ? ": " : "",
+			  d->consumer.error);
+		return -1;
+	}
+	/*
+	 * Then the stored sessions, so that a restored device's publishes
+	 * find their session once the sockets are attached (before, they
+	 * are refused by the kernel with an ICMP and retransmitted).
+	 */
+	err = coapd_persist_open(d);
+	if (err) {
+		coapd_log(LOG_ERR, "sessions: the module's events group: %s",
+			  strerror(-err));
+		return -1;
+	}
+	return coapd_persist_resync(d) ? -1 : 0;
+}
+
 static int setup(struct coapd *d)
 {
 	char errmsg[256] = "";
@@ -233,39 +296,7 @@ static int setup(struct coapd *d)
 			return -1;
 		}
 	}
-	err = coap_nl_open(&d->nl);
-	if (err) {
-		coapd_log(LOG_ERR, "generic netlink family %s: %s",
-			  COAP_OFFLOAD_GENL_NAME,
-			  err == -ENOENT ? "not found (is coap_offload.ko loaded?)" :
-			  strerror(-err));
-		return -1;
-	}
-	if (module_config(d))
-		return -1;
-	/*
-	 * Register the consumer before the sockets are attached, so that no
-	 * publish finds the module without one.
-	 */
-	err = consumer_open(d);
-	if (err) {
-		coapd_log(LOG_ERR, "register as the consumer: %s%s%s",
-			  strerror(-err), d->consumer.error[0] ? ": " : "",
-			  d->consumer.error);
-		return -1;
-	}
-	/*
-	 * Then the stored sessions, so that a restored device's publishes
-	 * find their session once the sockets are attached (before, they
-	 * are refused by the kernel with an ICMP and retransmitted).
-	 */
-	err = coapd_persist_open(d);
-	if (err) {
-		coapd_log(LOG_ERR, "sessions: the module's events group: %s",
-			  strerror(-err));
-		return -1;
-	}
-	if (coapd_persist_resync(d))
+	if (d->cfg.no_offload ? user_open(d) : module_open(d))
 		return -1;
 	d->udp4 = udp_open(d, AF_INET);
 	if (d->udp4 < 0)
@@ -308,6 +339,7 @@ static void teardown(struct coapd *d)
 	coapd_cache_free(d->cache);
 	ratelimit_free(d->auth_fail_source);
 	ratelimit_free(d->auth_fail_device);
+	coapd_user_free(d->user);
 	if (d->reg)
 		coap_registry_close(d->reg);
 	coapd_sinks_close(d);
@@ -328,29 +360,58 @@ static bool signal_input(struct coapd *d)
 	return false;
 }
 
+/* --no-offload has no `coapctl stats`: its counters go to the log. */
+static void user_stats_log(const struct coapd *d)
+{
+	const struct coapd_user_stats *st = coapd_user_stats(d->user);
+
+	coapd_log(LOG_INFO, "no-offload: %zu sessions; rx %llu passed %llu delivered %llu retransmits %llu replays %llu decrypt_errors %llu forbidden %llu no_consumer %llu tx_errors %llu expired %llu",
+		  coapd_user_session_count(d->user),
+		  (unsigned long long)st->rx, (unsigned long long)st->passed,
+		  (unsigned long long)st->delivered,
+		  (unsigned long long)st->retransmits,
+		  (unsigned long long)st->replays,
+		  (unsigned long long)st->decrypt_errors,
+		  (unsigned long long)st->forbidden,
+		  (unsigned long long)st->no_consumer,
+		  (unsigned long long)st->tx_errors,
+		  (unsigned long long)st->expired);
+}
+
+static void udp_input(struct coapd *d, int fd)
+{
+	if (d->user)
+		coapd_user_input(d, fd);
+	else
+		coapd_udp_input(d, fd);
+}
+
 static int run(struct coapd *d)
 {
 	enum { P_SIG, P_CONSUMER, P_UDP4, P_UDP6, P_DTLS, P_EVENTS, P_TICK,
 	       P_MQTT, P_N };
-	int consumer_fd = mnl_socket_get_fd(d->consumer.nl), timeout;
+	/* A negative fd (no consumer, no IPv6) is ignored by poll(). */
+	int consumer_fd = d->consumer.nl ? mnl_socket_get_fd(d->consumer.nl) :
+					   -1;
 	struct pollfd pfd[P_N] = {
 		[P_SIG] = { .fd = d->sig_fd, .events = POLLIN },
-		[P_CONSUMER] = { .fd = mnl_socket_get_fd(d->consumer.nl),
-				 .events = POLLIN },
-		/* A negative fd (no IPv6) is ignored by poll(). */
+		[P_CONSUMER] = { .fd = consumer_fd, .events = POLLIN },
 		[P_UDP4] = { .fd = d->udp4, .events = POLLIN },
 		[P_UDP6] = { .fd = d->udp6, .events = POLLIN },
 		/* libcoap's epoll fd: its sockets and its timers. */
 		[P_DTLS] = { .fd = coapd_dtls_fd(d), .events = POLLIN },
-		[P_EVENTS] = { .fd = mnl_socket_get_fd(d->events.nl),
+		[P_EVENTS] = { .fd = d->events.nl ?
+			       mnl_socket_get_fd(d->events.nl) : -1,
 			       .events = POLLIN },
 		[P_TICK] = { .fd = d->persist_tick_fd, .events = POLLIN },
 	};
+	int timeout;
 
 	for (;;) {
 		/* A sink that cannot take a message: stop reading (sink.c). */
 		pfd[P_CONSUMER].fd = coapd_accepting(d) ? consumer_fd : -1;
-		timeout = -1;
+		/* --no-offload expires its own sessions. */
+		timeout = d->user ? coapd_user_tick(d->user) : -1;
 		coapd_sinks_pollfd(d, &pfd[P_MQTT], &timeout);
 		if (poll(pfd, P_N, timeout) < 0) {
 			if (errno == EINTR)
@@ -365,9 +426,9 @@ static int run(struct coapd *d)
 		if (pfd[P_CONSUMER].revents && coapd_consumer_input(d) < 0)
 			return -1;
 		if (pfd[P_UDP4].revents)
-			coapd_udp_input(d, d->udp4);
+			udp_input(d, d->udp4);
 		if (pfd[P_UDP6].revents)
-			coapd_udp_input(d, d->udp6);
+			udp_input(d, d->udp6);
 		if (pfd[P_DTLS].revents)
 			coapd_dtls_input(d);
 		if (pfd[P_EVENTS].revents && coapd_persist_events_input(d))
@@ -413,7 +474,8 @@ int main(int argc, char **argv)
 		coapd_log_init(d.cfg.log_target == COAPD_LOG_SYSLOG,
 			       d.cfg.log_level);
 	}
-	coapd_log(LOG_NOTICE, "running: port %u, registry %s, sink %s%s%s, default cipher %s, token lifetime %us",
+	coapd_log(LOG_NOTICE, "running: %sport %u, registry %s, sink %s%s%s, default cipher %s, token lifetime %us",
+		  d.cfg.no_offload ? "no offload, " : "",
 		  d.cfg.port, d.cfg.registry_path,
 		  d.cfg.sink_path ? d.cfg.sink_path :
 		  d.cfg.mqtt_host ? "mqtt" : "stdout",
@@ -422,6 +484,8 @@ int main(int argc, char **argv)
 		  coap_proto_cipher_name(d.cfg.cipher_default),
 		  d.cfg.token_lifetime);
 	ret = run(&d) ? 1 : 0;
+	if (d.user)
+		user_stats_log(&d);
 out:
 	teardown(&d);
 	return ret;

@@ -353,6 +353,10 @@ static int session_new(struct coapd *d, const char *token, const char *pk,
 	struct nlattr *nest;
 	int err;
 
+	if (d->user)
+		return coapd_user_session_new(d->user, token, pk, dn, cipher,
+					      key, seq_offset,
+					      d->cfg.token_lifetime);
 	/*
 	 * libmnl 1.0.4 does not clear attribute padding: start from zeros so
 	 * that no stale stack bytes go to the kernel next to the key.
@@ -368,6 +372,9 @@ static int session_new(struct coapd *d, const char *token, const char *pk,
 	mnl_attr_put_u64(nlh, COAP_OFFLOAD_SESSION_A_SEQ_OFFSET, seq_offset);
 	mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_LIFETIME,
 			 d->cfg.token_lifetime);
+	if (d->cfg.idle_timeout)
+		mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT,
+				 d->cfg.idle_timeout);
 	mnl_attr_nest_end(nlh, nest);
 	err = coap_nl_talk(&d->nl, nlh, NULL, NULL);
 	/* The request held the key. */
@@ -375,7 +382,8 @@ static int session_new(struct coapd *d, const char *token, const char *pk,
 	/* The kernel session has no ack mode (yet): 0. */
 	if (!err)
 		coapd_persist_granted(d, token, pk, dn, cipher, key, seq_offset,
-				      d->cfg.token_lifetime, 0, 0);
+				      d->cfg.token_lifetime,
+				      d->cfg.idle_timeout, 0);
 	return err;
 }
 
@@ -386,6 +394,10 @@ static void session_del(struct coapd *d, const char *token)
 	struct nlattr *nest;
 	int err;
 
+	if (d->user) {
+		coapd_user_session_del(d->user, token);
+		return;
+	}
 	memset(buf, 0, sizeof(buf));
 	nlh = coap_nl_request(&d->nl, buf, COAP_OFFLOAD_CMD_SESSION_DEL, 0);
 	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
@@ -742,6 +754,22 @@ int coapd_udp_pktinfo(int fd, int family)
 	return setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
 }
 
+void coapd_udp_datagram(struct coapd *d, int fd, const uint8_t *buf,
+			size_t len, const struct msghdr *mh)
+{
+	struct request r;
+
+	memset(&r, 0, sizeof(r));
+	r.d = d;
+	r.fd = fd;
+	r.peer_len = mh->msg_namelen < sizeof(r.peer) ? mh->msg_namelen :
+							sizeof(r.peer);
+	memcpy(&r.peer, mh->msg_name, r.peer_len);
+	local_address(&r, (struct msghdr *)mh);
+	coapd_addr_str((struct sockaddr *)&r.peer, r.peer_len, r.peer_str);
+	datagram(&r, buf, len);
+}
+
 void coapd_udp_input(struct coapd *d, int fd)
 {
 	union {
@@ -750,20 +778,17 @@ void coapd_udp_input(struct coapd *d, int fd)
 		struct cmsghdr align;
 	} control;
 	uint8_t buf[COAP_MAX_MESSAGE + 1];
+	struct sockaddr_storage peer;
 	struct iovec iov;
 	struct msghdr mh;
-	struct request r;
 	ssize_t n;
 	int i;
 
 	for (i = 0; i < UDP_BUDGET; i++) {
-		memset(&r, 0, sizeof(r));
-		r.d = d;
-		r.fd = fd;
 		/* One byte more than the limit tells an oversized datagram. */
 		iov = (struct iovec){ .iov_base = buf, .iov_len = sizeof(buf) };
 		mh = (struct msghdr){
-			.msg_name = &r.peer, .msg_namelen = sizeof(r.peer),
+			.msg_name = &peer, .msg_namelen = sizeof(peer),
 			.msg_iov = &iov, .msg_iovlen = 1,
 			.msg_control = control.buf,
 			.msg_controllen = sizeof(control.buf),
@@ -774,10 +799,6 @@ void coapd_udp_input(struct coapd *d, int fd)
 				coapd_log(LOG_WARNING, "recv: %s", strerror(errno));
 			return;
 		}
-		r.peer_len = mh.msg_namelen;
-		local_address(&r, &mh);
-		coapd_addr_str((struct sockaddr *)&r.peer, r.peer_len,
-			       r.peer_str);
-		datagram(&r, buf, n);
+		coapd_udp_datagram(d, fd, buf, n, &mh);
 	}
 }
