@@ -22,7 +22,7 @@ client=$build/e2e/restart-client
 coapctl=$build/coapctl
 
 echo "TAP version 13"
-echo "1..27"
+echo "1..29"
 . "$(dirname "$0")/lib.sh"
 
 work=$(mktemp -d /tmp/restart.XXXXXX)
@@ -58,12 +58,9 @@ dev() { # NAME auth|publish ARGS...
 }
 acked() { grep -c ': 2\.05 id ' "$@"; }
 # The rows of the registry's sessions table, as "dn seq_highest".
-rows() { python3 - "$db" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-for dn, hi in db.execute('SELECT device_name, seq_highest FROM sessions ORDER BY device_name'):
-    print(dn, hi)
-PY
+rows() {
+	sqlite3 -separator ' ' "$db" \
+		'SELECT device_name, seq_highest FROM sessions ORDER BY device_name'
 }
 sessions() { # the kernel's of $pk (earlier scripts leave theirs), without
 	# counters: token pk dn cipher offset
@@ -76,19 +73,19 @@ for s in sorted(l, key=lambda s: s["token"]):
         print(s["token"], s["product_key"], s["device_name"], s["cipher"], s["seq_offset"])' "$pk"
 }
 
-# 1: the registry.
+# The registry.
 status=0
-for d in devA devB devC devD; do
+for d in devA devB devC devD devE; do
 	"$coapctl" -r "$db" device add "$pk/$d" secret "$secret" >/dev/null || status=1
 done
-result $status "registry with four devices (coapctl)"
+result $status "registry with five devices (coapctl)"
 
-# 2, 3: coapd; the registry holds keys: owner-only.
+# coapd; the registry holds keys: owner-only.
 start
 [ "$(stat -c %a "$db")" = 600 ]
 result $? "the registry file is mode 0600 ($(stat -c %a "$db"))"
 
-# 4, 5: two sessions, one per suite, and a first publish each.
+# Two sessions, one per suite, and a first publish each.
 dev devA auth aes-128-cbc >"$work/authA.out" 2>&1 &&
 	dev devB auth aes-128-ctr >"$work/authB.out" 2>&1
 status=$?
@@ -100,7 +97,7 @@ result $? "devA and devB publish: 2.05"
 sessions >"$work/sessions-before"
 sleep 2	# a tick: the seqs reach the registry
 
-# 6..11: SIGKILL while both publish, down for a while, started again.
+# SIGKILL while both publish, down for a while, started again.
 dev devA publish 30 killA 100 >"$work/pubA1.out" 2>&1 &
 pidA=$!
 dev devB publish 30 killB 100 >"$work/pubB1.out" 2>&1 &
@@ -177,11 +174,25 @@ show "$work/rows"
 [ "$(grep -c . "$work/rows")" = 2 ]
 result $? "the registry holds the two sessions"
 
-# 12..15: short sessions (long enough for the slow debug VM to act before
-# they end). devD's expires while coapd runs: its row goes.
-short=12
+# An operator deletes devE's session while coapd is down, the
+# module staying loaded: the restarted coapd must not bring it back.
+dev devE auth >"$work/authE.out" 2>&1
+status=$?
+sleep 2	# a tick: devE's row is committed
+rows | grep -q '^devE ' || status=1
 stop_coapd
+"$coapctl" session del device "$pk/devE" >"$work/delE.out" 2>&1 || status=1
+show "$work/authE.out" "$work/delE.out"
+result $status "devE authenticates, its session is stored; coapctl deletes it while coapd is down"
+
+# Short sessions from here (long enough for the slow debug VM to act
+# before they end). devD's expires while coapd runs: its row goes.
+short=12
 start --token-lifetime $short
+grep -q 'sessions: 2 in the kernel, 0 restored, 0 expired, 1 gone from the kernel' "$log" &&
+	! rows | grep -q '^devE '
+result $? "the restarted coapd does not bring devE's deleted session back (its row is gone)"
+grep 'sessions: ' "$log" | show
 dev devD auth >"$work/authD.out" 2>&1
 result $? "devD authenticates ($short s session)"
 gone=1
@@ -192,7 +203,7 @@ done
 rows | grep -q '^devA ' && [ $gone = 0 ]
 result $? "devD's session expired in the kernel: its row left the registry, the others stayed"
 
-# 16..: devC's short session is stored; the module goes away under coapd.
+# devC's short session is stored; the module goes away under coapd.
 c_auth=$(date +%s)
 dev devC auth >"$work/authC.out" 2>&1 && dev devC publish 1 short >"$work/pubC.out" 2>&1 &&
 	sleep 2 &&	# a tick: devC's row is committed
@@ -248,7 +259,7 @@ status=0
 cat "$work"/coapd-*.log >"$work/all.log"
 grep -qF -- "$secret" "$work/all.log" && status=1
 grep -qiE '[0-9a-f]{32}' "$work/all.log" && status=1
-for d in devA devB devC devD; do
+for d in devA devB devC devD devE; do
 	read -r tok _ key _ <"$work/$d.state"
 	grep -qF -- "$tok" "$work/all.log" && status=1
 	grep -qiF -- "$key" "$work/all.log" && status=1

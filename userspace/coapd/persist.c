@@ -23,7 +23,11 @@
  * a delivery marks its device; each second the marked devices' sessions are
  * read back from the kernel (SEQ_HIGHEST) in one registry transaction.
  * Expiry events from the module's "events" group mark the device too: its
- * session then is missing from the kernel and its row is deleted.
+ * session then is missing from the kernel and its row is deleted. Once a
+ * minute the whole table is compared with the kernel's (deletions by an
+ * operator send no event). New and deleted sessions are written with the
+ * next tick too: the registry's write lock is held for one short
+ * transaction a second.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,6 +43,12 @@
 
 /* How often the committed seqs go to the registry (the replay window). */
 #define PERSIST_TICK_SEC	1
+/*
+ * How often the whole table is compared with the kernel's: the module sends
+ * no event when an operator deletes a session, and such a row must not be
+ * restored after a later reload.
+ */
+#define SWEEP_TICKS		60
 #define DUMP_TRIES		5
 #define EVENTS_BUDGET		64
 #define EVENTS_RCVBUF		(1 << 20)
@@ -52,11 +62,24 @@ struct dirty_set {
 	size_t cap, n;		/* cap: a power of two, or 0 */
 };
 
+/*
+ * Sessions granted or deleted since the last tick, in order: written in the
+ * tick's transaction, so that the registry's write lock is held for
+ * milliseconds a second, not between ticks (coapctl writes too).
+ */
+struct pending {
+	struct pending *next;
+	bool del;
+	struct coap_session_record rec;	/* del: only the token */
+};
+
 struct coapd_persist {
 	struct dirty_set dirty;
+	struct pending *head, **tail;
 	char instance[INSTANCE_LEN];
-	/* The events group overflowed: compare the whole table next tick. */
+	/* Compare the whole table next tick (SWEEP_TICKS, events overrun). */
 	bool sweep;
+	unsigned int ticks;
 	/* coap_offload.ko went away under us: the daemon stops. */
 	bool module_gone;
 };
@@ -237,7 +260,7 @@ static int kernel_dump(struct coapd *d, struct kdump *k)
 			break;
 	}
 	if (!err && k->intr)
-		coapd_log(LOG_WARNING, "sessions: the kernel's table kept changing during the dump");
+		coapd_log(LOG_WARNING, "sessions: the kernel's table kept changing during the dump: no session is taken for gone");
 	if (!err)
 		qsort(k->s, k->n, sizeof(*k->s), ksession_cmp);
 	return err;
@@ -358,6 +381,9 @@ static int reconcile_cb(const struct coap_session_record *s, void *data)
 		return 0;
 	}
 	if (!rc->restore) {
+		/* A dump the table kept changing under may have missed it. */
+		if (rc->k.intr)
+			return 0;
 		/* Deleted from this very module instance, or idled out. */
 		rc->gone++;
 		drop(d, s);
@@ -448,11 +474,50 @@ int coapd_persist_resync(struct coapd *d)
 
 /* ---- while running ---- */
 
-static void granted_log(int err, const char *pk, const char *dn)
+static int pending_add(struct coapd_persist *p, bool del,
+		       const struct coap_session_record *s)
 {
-	coapd_log(LOG_WARNING, "sessions: record %s/%s: %s (it will not survive a module reload)",
-		  pk, dn, err == -ENOENT ? "the device is gone from the registry" :
-		  strerror(-err));
+	struct pending *e = malloc(sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	e->next = NULL;
+	e->del = del;
+	e->rec = *s;
+	*p->tail = e;
+	p->tail = &e->next;
+	return 0;
+}
+
+/* The pending grants and deletions, into the open transaction. */
+static void pending_write(struct coapd *d)
+{
+	struct coapd_persist *p = d->persist;
+	struct pending *e;
+	int err;
+
+	while ((e = p->head)) {
+		p->head = e->next;
+		err = coap_registry_begin(d->reg);
+		if (!err && e->del) {
+			err = coap_registry_session_del(d->reg, e->rec.token);
+			if (err == -ENOENT)
+				err = 0;
+		} else if (!err) {
+			err = coap_registry_session_put(d->reg, &e->rec);
+		}
+		if (err)
+			coapd_log(LOG_WARNING, "sessions: %s %s/%s: %s (it will not survive a module reload)",
+				  e->del ? "forget" : "record",
+				  e->del ? "a" : e->rec.product_key,
+				  e->del ? "session" : e->rec.device_name,
+				  err == -ENOENT ? "the device is gone from the registry" :
+				  strerror(-err));
+		/* It held a key. */
+		explicit_bzero(e, sizeof(*e));
+		free(e);
+	}
+	p->tail = &p->head;
 }
 
 void coapd_persist_granted(struct coapd *d, const char *token, const char *pk,
@@ -475,27 +540,23 @@ void coapd_persist_granted(struct coapd *d, const char *token, const char *pk,
 	snprintf(s.device_name, sizeof(s.device_name), "%s", dn);
 	memcpy(s.key, key, sizeof(s.key));
 	s.expires = s.created + lifetime;
-	/* Committed with the next tick, in one transaction with the others. */
-	err = coap_registry_begin(d->reg);
-	if (!err)
-		err = coap_registry_session_put(d->reg, &s);
+	/* Written with the next tick, in one transaction with the others. */
+	err = pending_add(d->persist, false, &s);
 	explicit_bzero(&s, sizeof(s));
 	if (err)
-		granted_log(err, pk, dn);
+		coapd_log(LOG_WARNING, "sessions: record %s/%s: out of memory (it will not survive a module reload)",
+			  pk, dn);
 }
 
 void coapd_persist_revoked(struct coapd *d, const char *token)
 {
-	int err;
+	struct coap_session_record s = { 0 };
 
 	if (!d->persist)
 		return;
-	err = coap_registry_begin(d->reg);
-	if (!err)
-		err = coap_registry_session_del(d->reg, token);
-	if (err && err != -ENOENT)
-		coapd_log(LOG_ERR, "sessions: forget a session: %s",
-			  strerror(-err));
+	snprintf(s.token, sizeof(s.token), "%s", token);
+	if (pending_add(d->persist, true, &s))
+		coapd_log(LOG_ERR, "sessions: forget a session: out of memory");
 }
 
 void coapd_persist_delivered(struct coapd *d, const char *pk, const char *dn)
@@ -578,6 +639,9 @@ int coapd_persist_tick(struct coapd *d)
 	if (read(d->persist_tick_fd, &expirations, sizeof(expirations)) < 0 &&
 	    errno != EAGAIN)
 		coapd_log(LOG_WARNING, "sessions: timer: %s", strerror(errno));
+	pending_write(d);
+	if (++p->ticks % SWEEP_TICKS == 0)
+		p->sweep = true;
 	if (p->sweep && !p->module_gone) {
 		p->sweep = false;
 		dirty_clear(&p->dirty);
@@ -681,6 +745,7 @@ int coapd_persist_events_input(struct coapd *d)
 	}
 	if (d->persist->module_gone) {
 		/* Whatever the last second brought, before stopping. */
+		pending_write(d);
 		coap_registry_commit(d->reg);
 		coapd_log(LOG_ERR, "coap_offload.ko was unloaded under coapd: stopping (a restarted coapd restores the sessions)");
 		return -1;
@@ -700,6 +765,7 @@ int coapd_persist_open(struct coapd *d)
 	d->persist = calloc(1, sizeof(*d->persist));
 	if (!d->persist)
 		return -ENOMEM;
+	d->persist->tail = &d->persist->head;
 	module_instance(d->nl.family, d->persist->instance);
 	err = coap_nl_open(&d->events);
 	if (err)
@@ -731,6 +797,7 @@ void coapd_persist_close(struct coapd *d)
 {
 	if (d->persist) {
 		/* The last second's seqs, while the kernel can still say. */
+		pending_write(d);
 		if (!d->persist->module_gone)
 			flush_dirty(d);
 		if (coap_registry_commit(d->reg))
