@@ -21,7 +21,7 @@ mpass=$(openssl rand -hex 10)
 dev=$build/coap-device
 
 echo "TAP version 13"
-echo "1..29"
+echo "1..31"
 . "$(dirname "$0")/lib.sh"
 
 work=$(mktemp -d /tmp/mqtt.XXXXXX)
@@ -168,7 +168,23 @@ result $? "the JSON sink holds the same 6 messages once each"
 poll_for 10 no_segments
 result $? "every message acknowledged by the broker left the spool"
 
-# 11..14: the broker stops; devices still get 2.05, messages are spooled.
+# 11, 12: a topic MQTT cannot carry ('#' is a wildcard there, a CoAP path
+# segment may hold it): the device gets its 2.05, the JSON sink has the
+# message, the MQTT sink skips it (logged) and nothing waits behind it.
+d --topic '/{pk}/{dn}/user/bad#topic' --payload 'hash-{n}' publish \
+	>"$work/hash.out" 2>&1 && acked "$work/hash.out" 1 &&
+	poll_for 10 expect_sink "${first[@]}" hash-1 &&
+	grep -q "topic /$pk/$dn/user/bad#topic is not a valid MQTT topic" "$log"
+status=$?
+result $status "topic with '#': 2.05, in the JSON sink, not published (logged)"
+[ $status = 0 ] || { show "$work/hash.out"; tail -n 5 "$log" | show; }
+d --payload 'after-{n}' publish >"$work/after.out" 2>&1 &&
+	acked "$work/after.out" 1 && poll_for 20 expect_seen "${first[@]}" after-1
+result $? "the next message reaches mosquitto_sub: nothing waits behind it"
+seen=("${first[@]}" after-1)
+sunk=("${first[@]}" hash-1 after-1)
+
+# 13..16: the broker stops; devices still get 2.05, messages are spooled.
 stop_broker
 poll_for 20 grep -q 'mqtt: 127.0.0.1:18830: .*retrying' "$log"
 result $? "coapd sees the broker gone and says it keeps messages"
@@ -177,20 +193,20 @@ d --payload 'down-{n}' run --messages 3 >"$work/down.out" 2>&1 &&
 status=$?
 result $status "broker down: 3 publishes, still 3 acked (2.05)"
 [ $status = 0 ] || show "$work/down.out"
-[ "$(segments)" -ge 1 ] && expect_seen "${first[@]}"
+[ "$(segments)" -ge 1 ] && expect_seen "${seen[@]}"
 result $? "the 3 messages wait in the spool, nothing new at the subscriber"
-expect_sink "${first[@]}" down-1 down-2 down-3
+expect_sink "${sunk[@]}" down-1 down-2 down-3
 result $? "the JSON sink has them already"
 
-# 15, 16: the broker is back: the spooled messages arrive once, in order.
+# 17, 18: the broker is back: the spooled messages arrive once, in order.
 start_broker
 result $? "mosquitto restarted"
-poll_for 60 expect_seen "${first[@]}" down-1 down-2 down-3 && poll_for 10 no_segments
+poll_for 60 expect_seen "${seen[@]}" down-1 down-2 down-3 && poll_for 10 no_segments
 status=$?
 result $status "the spooled messages arrive once each, in order; spool empty"
 [ $status = 0 ] || { show "$sub_out"; tail -n 30 "$log" | show; }
 
-# 17..21: a coapd restarted with a non-empty spool delivers it.
+# 19..23: a coapd restarted with a non-empty spool delivers it.
 stop_broker
 d --payload 'restart-{n}' run --messages 2 >"$work/restart.out" 2>&1 &&
 	acked "$work/restart.out" 2
@@ -201,21 +217,21 @@ result $? "coapd stopped with 2 messages in the spool"
 cp "$log" "$work/coapd-1.log"
 start_broker >/dev/null
 start_coapd -v -v "${coapd_mqtt_args[@]}"
-poll_for 60 expect_seen "${first[@]}" down-1 down-2 down-3 restart-1 restart-2 &&
+poll_for 60 expect_seen "${seen[@]}" down-1 down-2 down-3 restart-1 restart-2 &&
 	poll_for 10 no_segments
 status=$?
 result $status "the restarted coapd delivers the spooled messages, once each, in order"
 [ $status = 0 ] || { show "$sub_out"; show "$log"; }
 
-# 22: the JSON sink: everything once, in order; no password in any log.
-expect_sink "${first[@]}" down-1 down-2 down-3 restart-1 restart-2 &&
+# 24: the JSON sink: everything once, in order; no password in any log.
+expect_sink "${sunk[@]}" down-1 down-2 down-3 restart-1 restart-2 &&
 	! grep -qF -- "$mpass" "$log" "$work/coapd-1.log" &&
 	! grep -qF -- "$secret" "$log" "$work/coapd-1.log"
-result $? "JSON sink holds all 11 once; coapd logged no password or secret"
+result $? "JSON sink holds all 13 once; coapd logged no password or secret"
 stop_coapd
 cp "$log" "$work/coapd-2.log"
 
-# 24..28: the JSON sink's file system is full. coapd holds the message and
+# 26..30: the JSON sink's file system is full. coapd holds the message and
 # stops reading the module's queue instead of losing it (the device has its
 # 2.05 already); once there is room, each message is written once, in order,
 # and goes to MQTT too.
@@ -230,7 +246,7 @@ status=$?
 result $status "JSON sink's file system full: 2 publishes acked"
 [ $status = 0 ] || show "$work/full.out"
 poll_for 10 grep -q 'sink: .*No space left on device; holding messages' "$log" &&
-	[ ! -s "$sink" ] && expect_seen "${first[@]}" down-1 down-2 down-3 restart-1 restart-2
+	[ ! -s "$sink" ] && expect_seen "${seen[@]}" down-1 down-2 down-3 restart-1 restart-2
 status=$?
 result $status "coapd holds them (logged), nothing written, nothing published"
 [ $status = 0 ] || show "$log"
@@ -240,7 +256,7 @@ poll_for 20 expect_sink full-1 full-2 &&
 status=$?
 result $status "room again: the JSON sink gets both, once each, in order"
 [ $status = 0 ] || { show "$sink"; show "$log"; }
-poll_for 20 expect_seen "${first[@]}" down-1 down-2 down-3 restart-1 restart-2 \
+poll_for 20 expect_seen "${seen[@]}" down-1 down-2 down-3 restart-1 restart-2 \
 	full-1 full-2
 result $? "and mosquitto_sub gets them once each"
 stop_coapd
