@@ -33,7 +33,7 @@ SELFTESTS := $(patsubst tests/selftests/%.c,$(BUILD)/selftests/%,$(wildcard test
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all modules modules_install install clean check demo deps unit \
-	selftests fuzz lint bench-first e2e userspace
+	selftests fuzz lint bench e2e userspace
 
 all: modules userspace
 
@@ -115,7 +115,8 @@ $(BUILD)/e2e/restart-client: tests/e2e/restart-client.c $(WIRE_SRC) $(WIRE_HDR) 
 		userspace/lib/coap_proto.c -lcrypto -o $@
 
 e2e: $(BUILD)/coapd $(BUILD)/e2e/device-client $(BUILD)/e2e/registry-add \
-	$(BUILD)/coap-device $(BUILD)/e2e/restart-client $(BUILD)/coapctl
+	$(BUILD)/coap-device $(BUILD)/e2e/restart-client $(BUILD)/coapctl \
+	$(BUILD)/bench/loadgen
 
 # coapctl, the operator's CLI (kernel over netlink, registry on SQLite).
 COAPCTL_LIB := $(WIRE_SRC) userspace/lib/coap_nl.c userspace/lib/coap_proto.c \
@@ -147,15 +148,24 @@ $(BUILD)/vm/coapctl-traffic: tests/vm/coapctl-traffic.c $(SELFTEST_LIB) \
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $< $(SELFTEST_LIB) -lmnl -lcrypto -o $@
 
-# A first measurement of the fast path, run in the VM (make bench-first).
-$(BUILD)/bench/fastpath-first: tools/bench/fastpath-first.c $(SELFTEST_LIB) \
-		userspace/lib/coap_nl.h userspace/lib/coap_proto.h
+# The benchmark (issue 7): the load generator, and `make bench`, which runs
+# tools/bench/run in the VM and writes bench/results/latest.md.
+$(BUILD)/bench/loadgen: tools/bench/loadgen.c $(SELFTEST_LIB) \
+		userspace/lib/registry.c $(WIRE_HDR) userspace/lib/coap_nl.h \
+		userspace/lib/coap_proto.h userspace/lib/registry.h \
+		include/uapi/linux/coap_offload.h
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $< $(SELFTEST_LIB) -lmnl -lcrypto \
-		-lpthread -o $@
+	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $< $(SELFTEST_LIB) \
+		userspace/lib/registry.c -lmnl -lcrypto -lsqlite3 -o $@
 
-bench-first: modules $(BUILD)/bench/fastpath-first
-	tools/vm/run -- sh -c 'insmod ./coap_offload.ko && $(BUILD)/bench/fastpath-first'
+BENCH_HOST = $(shell lscpu | sed -n 's/^Model name: *//p'), $(shell nproc) \
+	cores shared with other work, Debian 12
+bench: modules $(BUILD)/bench/loadgen $(BUILD)/coapd $(BUILD)/coapctl
+	tools/vm/run --mem 4096 --timeout 3000 --out $(BUILD)/bench-vm -- \
+		tools/bench/run $(BUILD) "$(BENCH_HOST)"
+	@mkdir -p bench/results
+	cp $(BUILD)/bench-vm/latest.md bench/results/latest.md
+	@echo "bench: results in bench/results/latest.md"
 
 # libFuzzer targets on the wire code.
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(WIRE_SRC) $(WIRE_HDR)

@@ -62,6 +62,13 @@ bash "$(dirname "$0")/../e2e/restart.sh" "$stdir/.." 2>&1 | tee "$out/restart.ta
 # coapd's MQTT sink and spool against a real mosquitto broker.
 bash "$(dirname "$0")/../e2e/mqtt.sh" "$stdir/.." 2>&1 | tee "$out/mqtt.tap"
 
+# The benchmark's every step on a few devices (tools/bench/run --smoke); the
+# debug kernel skips it (its VM is near its time limit; kmemleak marks it).
+if [ ! -e /sys/kernel/debug/kmemleak ]; then
+	bash "$(dirname "$0")/../../tools/bench/run" --smoke "$stdir/.." 2>&1 |
+		tee "$out/bench-smoke.tap"
+fi
+
 # Last: it tears things down under traffic, the module included.
 run_selftest "$stdir/lifetime"
 
