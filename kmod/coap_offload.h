@@ -9,6 +9,8 @@
 #include <linux/types.h>
 #include <linux/rhashtable-types.h>
 #include <linux/spinlock.h>
+#include <linux/skbuff.h>
+#include <net/netlink.h>
 #include <linux/workqueue.h>
 #include <linux/percpu.h>
 #include <linux/in6.h>
@@ -113,6 +115,20 @@ struct coap_offload_stats {
 	struct u64_stats_sync syncp;
 };
 
+/*
+ * Delivered messages not yet confirmed by the consumer (pending.c), oldest
+ * first; the consumer has those before @unsent.
+ */
+struct coap_offload_pending {
+	spinlock_t lock;		/* protects everything below */
+	struct sk_buff_head queue;	/* its own lock unused: ours covers it */
+	struct sk_buff *unsent;		/* NULL: the consumer has them all */
+	u32 bytes;			/* truesize of the queue */
+	u32 portid;			/* the consumer's; 0: none */
+	bool confirm;			/* the consumer confirms what it took */
+	u64 last_id;			/* the last message id given */
+};
+
 /* Per network namespace state. */
 struct coap_offload_net {
 	struct net *net;
@@ -123,9 +139,7 @@ struct coap_offload_net {
 	u32 max_sessions;		/* READ_ONCE: the fast path reads it */
 	bool token_alias;		/* READ_ONCE: accept option 61 */
 	struct coap_offload_rules __rcu *rules;	/* NULL: the defaults */
-	/* Netlink port of the consumer of delivered messages, 0 for none. */
-	u32 consumer_portid;
-	atomic64_t next_message_id;
+	struct coap_offload_pending pending;
 	struct coap_offload_stats __percpu *stats;
 	/* Counter values at the last STATS_RESET (under genl_mutex). */
 	u64 stats_base[COAP_OFFLOAD_CNT_MAX];
@@ -203,11 +217,25 @@ int coap_offload_sock_attach(struct coap_offload_net *cn, int fd);
 int coap_offload_sock_detach(struct coap_offload_net *cn, int fd);
 void coap_offload_socks_detach_all(struct coap_offload_net *cn);
 
+/* pending.c */
+void coap_offload_pending_init(struct coap_offload_pending *p);
+void coap_offload_pending_exit(struct coap_offload_pending *p);
+int coap_offload_pending_add(struct net *net, struct coap_offload_pending *p,
+			     struct sk_buff *msg, struct nlattr *id_attr,
+			     u64 *id);
+void coap_offload_pending_confirm(struct net *net,
+				  struct coap_offload_pending *p, u64 id);
+void coap_offload_pending_register(struct coap_offload_pending *p, u32 portid,
+				   bool confirm);
+void coap_offload_pending_release(struct coap_offload_pending *p, u32 portid);
+void coap_offload_pending_usage(struct coap_offload_pending *p, u32 *messages,
+				u32 *bytes);
+
 /* netlink.c */
 int coap_offload_genl_init(void);
 void coap_offload_genl_exit(void);
 int coap_offload_deliver(struct coap_offload_net *cn,
-			 const struct coap_offload_session *s, u64 message_id,
+			 const struct coap_offload_session *s, u64 *message_id,
 			 u64 seq, const char *topic, const u8 *payload,
 			 size_t len, const struct coap_offload_peer *peer);
 void coap_offload_notify(struct coap_offload_net *cn,

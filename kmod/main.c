@@ -50,11 +50,7 @@ static int __net_init coap_offload_net_init(struct net *net)
 	cn->token_alias = true;		/* PROTOCOL.md: accept option 61 */
 	mutex_init(&cn->sockets_lock);
 	INIT_LIST_HEAD(&cn->sockets);
-	/*
-	 * Message ids must stay unique across module reloads and reboots:
-	 * start from the clock, which they then run ahead of.
-	 */
-	atomic64_set(&cn->next_message_id, ktime_get_real_ns());
+	coap_offload_pending_init(&cn->pending);
 	cn->stats = netdev_alloc_pcpu_stats(struct coap_offload_stats);
 	if (!cn->stats)
 		return -ENOMEM;
@@ -70,6 +66,7 @@ static void __net_exit coap_offload_net_exit(struct net *net)
 
 	coap_offload_socks_detach_all(cn);
 	coap_offload_sessions_exit(cn);
+	coap_offload_pending_exit(&cn->pending);
 	/* No reader left: sockets are detached, readers waited for. */
 	kfree(rcu_dereference_protected(cn->rules, true));
 	free_percpu(cn->stats);

@@ -68,6 +68,8 @@ static const struct nla_policy coap_offload_policy[COAP_OFFLOAD_A_MAX + 1] = {
 	[COAP_OFFLOAD_A_RULES] = NLA_POLICY_NESTED(coap_offload_rules_policy),
 	[COAP_OFFLOAD_A_RULE] = { .type = NLA_REJECT },
 	[COAP_OFFLOAD_A_EVENT] = { .type = NLA_REJECT },
+	[COAP_OFFLOAD_A_CONSUMER_CONFIRM] = { .type = NLA_FLAG },
+	[COAP_OFFLOAD_A_MESSAGE_ID] = { .type = NLA_U64 },
 };
 
 enum coap_offload_mcgrp {
@@ -108,15 +110,21 @@ static const enum coap_offload_stat coap_offload_stat_of[] = {
 static int coap_offload_put_stats(struct sk_buff *skb,
 				  struct coap_offload_net *cn)
 {
+	u32 pending, pending_bytes;
 	struct nlattr *nest;
 	int c;
 
+	coap_offload_pending_usage(&cn->pending, &pending, &pending_bytes);
 	nest = nla_nest_start(skb, COAP_OFFLOAD_A_STATS);
 	if (!nest)
 		return -EMSGSIZE;
 	if (nla_put_u64_64bit(skb, COAP_OFFLOAD_STAT_SESSIONS,
 			      atomic_read(&cn->session_count),
-			      COAP_OFFLOAD_STAT_PAD))
+			      COAP_OFFLOAD_STAT_PAD) ||
+	    nla_put_u64_64bit(skb, COAP_OFFLOAD_STAT_PENDING, pending,
+			      COAP_OFFLOAD_STAT_PAD) ||
+	    nla_put_u64_64bit(skb, COAP_OFFLOAD_STAT_PENDING_BYTES,
+			      pending_bytes, COAP_OFFLOAD_STAT_PAD))
 		goto err_cancel;
 	for (c = 0; c < COAP_OFFLOAD_CNT_MAX; c++)
 		if (nla_put_u64_64bit(skb, coap_offload_stat_of[c],
@@ -535,22 +543,57 @@ static int coap_offload_session_dump(struct sk_buff *skb,
 static int coap_offload_consumer_doit(struct sk_buff *skb,
 				      struct genl_info *info)
 {
-	WRITE_ONCE(info_cn(info)->consumer_portid, info->snd_portid);
+	coap_offload_pending_register(&info_cn(info)->pending, info->snd_portid,
+				      nla_get_flag(info->attrs[COAP_OFFLOAD_A_CONSUMER_CONFIRM]));
 	return 0;
 }
 
-/* One delivered message, with its payload for the consumer, or without. */
+static int coap_offload_message_confirm_doit(struct sk_buff *skb,
+					     struct genl_info *info)
+{
+	if (GENL_REQ_ATTR_CHECK(info, COAP_OFFLOAD_A_MESSAGE_ID))
+		return -EINVAL;
+	coap_offload_pending_confirm(genl_info_net(info),
+				     &info_cn(info)->pending,
+				     nla_get_u64(info->attrs[COAP_OFFLOAD_A_MESSAGE_ID]));
+	return 0;
+}
+
+/*
+ * The size of coap_offload_message(): exact, because a confirming
+ * consumer's messages are held until confirmed and count against
+ * COAP_OFFLOAD_PENDING_MAX_BYTES. Every attribute put there is counted here.
+ */
+static size_t coap_offload_message_size(const struct coap_offload_session *s,
+					const char *topic, size_t len,
+					bool with_payload)
+{
+	return nla_total_size(0) +			/* the nest */
+	       3 * nla_total_size_64bit(sizeof(u64)) +	/* id, time, seq */
+	       nla_total_size(strlen(s->product_key) + 1) +
+	       nla_total_size(strlen(s->device_name) + 1) +
+	       nla_total_size(strlen(topic) + 1) +
+	       (with_payload ? nla_total_size(len) : 0) +
+	       nla_total_size(sizeof(u32)) +		/* payload length */
+	       nla_total_size(sizeof(struct sockaddr_in6));	/* peer */
+}
+
+/*
+ * One delivered message, with its payload for the consumer, or without;
+ * *id_attr (when not NULL) is where its id is, to be filled in later.
+ */
 static struct sk_buff *
 coap_offload_message(const struct coap_offload_session *s, u64 message_id,
 		     u64 seq, const char *topic, const u8 *payload, size_t len,
-		     bool with_payload, const struct coap_offload_peer *peer)
+		     bool with_payload, const struct coap_offload_peer *peer,
+		     struct nlattr **id_attr)
 {
-	struct nlattr *nest;
+	struct nlattr *nest, *id;
 	struct sk_buff *msg;
 	void *hdr;
 
-	msg = genlmsg_new(NLMSG_GOODSIZE + (with_payload ? len : 0),
-			  GFP_ATOMIC);
+	msg = genlmsg_new(coap_offload_message_size(s, topic, len,
+						    with_payload), GFP_ATOMIC);
 	if (!msg)
 		return NULL;
 	hdr = genlmsg_put(msg, 0, 0, &coap_offload_genl_family, 0,
@@ -558,10 +601,14 @@ coap_offload_message(const struct coap_offload_session *s, u64 message_id,
 	if (!hdr)
 		goto err_free;
 	nest = nla_nest_start(msg, COAP_OFFLOAD_A_MESSAGE);
-	if (!nest ||
-	    nla_put_u64_64bit(msg, COAP_OFFLOAD_MESSAGE_A_ID, message_id,
-			      COAP_OFFLOAD_MESSAGE_A_PAD) ||
-	    nla_put_string(msg, COAP_OFFLOAD_MESSAGE_A_PRODUCT_KEY,
+	if (!nest)
+		goto err_free;
+	id = nla_reserve_64bit(msg, COAP_OFFLOAD_MESSAGE_A_ID, sizeof(u64),
+			       COAP_OFFLOAD_MESSAGE_A_PAD);
+	if (!id)
+		goto err_free;
+	memcpy(nla_data(id), &message_id, sizeof(message_id));
+	if (nla_put_string(msg, COAP_OFFLOAD_MESSAGE_A_PRODUCT_KEY,
 			   s->product_key) ||
 	    nla_put_string(msg, COAP_OFFLOAD_MESSAGE_A_DEVICE_NAME,
 			   s->device_name) ||
@@ -577,6 +624,8 @@ coap_offload_message(const struct coap_offload_session *s, u64 message_id,
 		goto err_free;
 	nla_nest_end(msg, nest);
 	genlmsg_end(msg, hdr);
+	if (id_attr)
+		*id_attr = id;
 	return msg;
 
 err_free:
@@ -585,34 +634,33 @@ err_free:
 }
 
 /*
- * Softirq: queue one delivered message to the consumer, or fail; then a
- * copy without the payload to the monitor group, if anyone listens.
+ * Softirq: deliver one message to the consumer (pending.c), which gives it
+ * its *message_id, or fail; then a copy without the payload to the monitor
+ * group, if anyone listens.
  */
 int coap_offload_deliver(struct coap_offload_net *cn,
-			 const struct coap_offload_session *s, u64 message_id,
+			 const struct coap_offload_session *s, u64 *message_id,
 			 u64 seq, const char *topic, const u8 *payload,
 			 size_t len, const struct coap_offload_peer *peer)
 {
-	u32 portid = READ_ONCE(cn->consumer_portid);
+	struct nlattr *id_attr;
 	struct sk_buff *msg;
 	int err;
 
-	if (!portid)
-		return -ENOTCONN;
-	msg = coap_offload_message(s, message_id, seq, topic, payload, len,
-				   true, peer);
+	msg = coap_offload_message(s, 0, seq, topic, payload, len, true, peer,
+				   &id_attr);
 	if (!msg)
 		return -ENOMEM;
-	/* Non-blocking: a full or closed consumer is a failure, not a wait. */
-	err = genlmsg_unicast(cn->net, msg, portid);
+	err = coap_offload_pending_add(cn->net, &cn->pending, msg, id_attr,
+				       message_id);
 	if (err)
 		return err;
 
 	if (!genl_has_listeners(&coap_offload_genl_family, cn->net,
 				COAP_OFFLOAD_MCGRP_MONITOR_ID))
 		return 0;
-	msg = coap_offload_message(s, message_id, seq, topic, payload, len,
-				   false, peer);
+	msg = coap_offload_message(s, *message_id, seq, topic, payload, len,
+				   false, peer, NULL);
 	if (msg)
 		genlmsg_multicast_netns(&coap_offload_genl_family, cn->net, msg,
 					0, COAP_OFFLOAD_MCGRP_MONITOR_ID,
@@ -768,7 +816,7 @@ static int coap_offload_netlink_notify(struct notifier_block *nb,
 	if (state != NETLINK_URELEASE || n->protocol != NETLINK_GENERIC)
 		return NOTIFY_DONE;
 	cn = coap_offload_pernet(n->net);
-	cmpxchg(&cn->consumer_portid, n->portid, 0);
+	coap_offload_pending_release(&cn->pending, n->portid);
 	return NOTIFY_DONE;
 }
 
@@ -838,6 +886,11 @@ static const struct genl_ops coap_offload_genl_ops[] = {
 	{
 		.cmd = COAP_OFFLOAD_CMD_CONSUMER_REGISTER,
 		.doit = coap_offload_consumer_doit,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = COAP_OFFLOAD_CMD_MESSAGE_CONFIRM,
+		.doit = coap_offload_message_confirm_doit,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 };

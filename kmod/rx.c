@@ -397,8 +397,7 @@ static int coap_offload_rx(struct coap_offload_net *cn, struct sock *sk,
 				    &coap_offload_replayed);
 		return 0;
 	}
-	message_id = atomic64_inc_return(&cn->next_message_id);
-	if (coap_offload_deliver(cn, s, message_id, seq, topic, payload, plen,
+	if (coap_offload_deliver(cn, s, &message_id, seq, topic, payload, plen,
 				 &peer)) {
 		/* Nobody took it: no success, the device retransmits. */
 		spin_unlock(&s->lock);

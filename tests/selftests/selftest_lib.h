@@ -144,7 +144,7 @@ static inline int simple_cmd(struct coap_nl *c, uint8_t cmd)
 /* Register c as its namespace's consumer of delivered messages. */
 static inline int consumer_register(struct coap_nl *c)
 {
-	return simple_cmd(c, COAP_OFFLOAD_CMD_CONSUMER_REGISTER);
+	return coap_nl_consumer_register(c, false);
 }
 
 /* SOCKET_ATTACH or SOCKET_DETACH of the UDP socket fd. */

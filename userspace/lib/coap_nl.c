@@ -264,3 +264,24 @@ int coap_nl_stats_get(struct coap_nl *c,
 	return coap_nl_talk(c, coap_nl_request(c, buf,
 			    COAP_OFFLOAD_CMD_STATS_GET, 0), stats_cb, stats);
 }
+
+int coap_nl_consumer_register(struct coap_nl *c, bool confirm)
+{
+	char buf[COAP_NL_BUF_SIZE];
+	struct nlmsghdr *nlh;
+
+	nlh = coap_nl_request(c, buf, COAP_OFFLOAD_CMD_CONSUMER_REGISTER, 0);
+	if (confirm)
+		mnl_attr_put(nlh, COAP_OFFLOAD_A_CONSUMER_CONFIRM, 0, NULL);
+	return coap_nl_talk(c, nlh, NULL, NULL);
+}
+
+int coap_nl_message_confirm(struct coap_nl *c, uint64_t id)
+{
+	char buf[COAP_NL_BUF_SIZE];
+	struct nlmsghdr *nlh;
+
+	nlh = coap_nl_request(c, buf, COAP_OFFLOAD_CMD_MESSAGE_CONFIRM, 0);
+	mnl_attr_put_u64(nlh, COAP_OFFLOAD_A_MESSAGE_ID, id);
+	return coap_nl_talk(c, nlh, NULL, NULL);
+}

@@ -6,6 +6,7 @@
 #ifndef COAP_NL_H
 #define COAP_NL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <libmnl/libmnl.h>
@@ -70,5 +71,22 @@ int coap_nl_parse_nested(const struct nlattr *nest, const struct nlattr **tb,
  */
 int coap_nl_stats_get(struct coap_nl *c,
 		      uint64_t stats[COAP_OFFLOAD_STAT_MAX + 1]);
+
+/*
+ * Make c's socket its namespace's consumer of delivered messages. With
+ * confirm, the module holds each message until coap_nl_message_confirm()
+ * says it was taken, and sends the unconfirmed ones again to the next
+ * consumer (COAP_OFFLOAD_A_CONSUMER_CONFIRM), on its first confirmation.
+ * 0 or a negative errno.
+ */
+int coap_nl_consumer_register(struct coap_nl *c, bool confirm);
+
+/*
+ * The consumer has taken every message up to and including id; send it
+ * more. On another socket than the consumer's (e.g. the request socket):
+ * the messages it makes the module send must not crowd out its ACK.
+ * 0 or a negative errno.
+ */
+int coap_nl_message_confirm(struct coap_nl *c, uint64_t id);
 
 #endif /* COAP_NL_H */

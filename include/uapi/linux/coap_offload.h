@@ -78,6 +78,11 @@
  * @COAP_OFFLOAD_CMD_CONFIG_GET: do: reply with the configuration.
  * @COAP_OFFLOAD_CMD_EVENT: notification to the %COAP_OFFLOAD_MCGRP_EVENTS
  *	group: %COAP_OFFLOAD_A_EVENT.
+ * @COAP_OFFLOAD_CMD_MESSAGE_CONFIRM: do: a consumer registered with
+ *	%COAP_OFFLOAD_A_CONSUMER_CONFIRM has taken every message up to and
+ *	including %COAP_OFFLOAD_A_MESSAGE_ID (ids rise in the order the
+ *	messages reach the consumer); the module lets go of them and sends
+ *	the consumer what it does not have yet, as far as its socket takes.
  */
 enum coap_offload_cmd {
 	COAP_OFFLOAD_CMD_UNSPEC,
@@ -95,6 +100,7 @@ enum coap_offload_cmd {
 	COAP_OFFLOAD_CMD_CONFIG_SET,
 	COAP_OFFLOAD_CMD_CONFIG_GET,
 	COAP_OFFLOAD_CMD_EVENT,
+	COAP_OFFLOAD_CMD_MESSAGE_CONFIRM,
 
 	__COAP_OFFLOAD_CMD_MAX,
 	COAP_OFFLOAD_CMD_MAX = __COAP_OFFLOAD_CMD_MAX - 1
@@ -120,6 +126,17 @@ enum coap_offload_cmd {
  *	The defaults are PROTOCOL.md's: "/{pk}/{dn}/#", "/sys/{pk}/{dn}/#",
  *	"/ota/device/+/{pk}/{dn}", "/shadow/update/{pk}/{dn}".
  * @COAP_OFFLOAD_A_EVENT: nest of enum coap_offload_event_attr
+ * @COAP_OFFLOAD_A_CONSUMER_CONFIRM: flag, in %COAP_OFFLOAD_CMD_CONSUMER_REGISTER:
+ *	the consumer confirms what it has taken (%COAP_OFFLOAD_CMD_MESSAGE_CONFIRM).
+ *	Until then the module holds each message (at most
+ *	%COAP_OFFLOAD_PENDING_MAX_BYTES), so that a consumer that dies loses
+ *	nothing the devices were answered for: the next consumer to register
+ *	gets every unconfirmed message again, in order, with its original id,
+ *	once it sends its first %COAP_OFFLOAD_CMD_MESSAGE_CONFIRM (from another
+ *	socket, e.g. with the id of the last message it has, or 0) or the
+ *	next message is delivered. Without the flag a message is let go once
+ *	it is in the consumer's socket.
+ * @COAP_OFFLOAD_A_MESSAGE_ID: u64, in %COAP_OFFLOAD_CMD_MESSAGE_CONFIRM
  */
 enum coap_offload_attr {
 	COAP_OFFLOAD_A_UNSPEC,
@@ -132,6 +149,8 @@ enum coap_offload_attr {
 	COAP_OFFLOAD_A_RULES,
 	COAP_OFFLOAD_A_RULE,
 	COAP_OFFLOAD_A_EVENT,
+	COAP_OFFLOAD_A_CONSUMER_CONFIRM,
+	COAP_OFFLOAD_A_MESSAGE_ID,
 
 	__COAP_OFFLOAD_A_MAX,
 	COAP_OFFLOAD_A_MAX = __COAP_OFFLOAD_A_MAX - 1
@@ -143,6 +162,8 @@ enum coap_offload_attr {
 #define COAP_OFFLOAD_RULES_MAX		32
 #define COAP_OFFLOAD_IDLE_TIMEOUT_MAX	(30U * 24 * 3600)
 #define COAP_OFFLOAD_RULE_MAX		255
+/* Delivered messages held for a confirming consumer (their skb truesize). */
+#define COAP_OFFLOAD_PENDING_MAX_BYTES	(8U << 20)
 
 /* Multicast groups; joining either needs CAP_NET_ADMIN. */
 #define COAP_OFFLOAD_MCGRP_EVENTS	"events"
@@ -307,6 +328,8 @@ enum coap_offload_event_attr {
  *	as soon as UDP hands it over (no fast path, nothing reaches the
  *	daemon); the benchmark (tools/bench/run) uses it to measure the cost
  *	of getting packets that far at all.
+ * @COAP_OFFLOAD_STAT_PENDING: delivered messages held, not yet confirmed
+ * @COAP_OFFLOAD_STAT_PENDING_BYTES: the memory they take
  */
 enum coap_offload_stat {
 	COAP_OFFLOAD_STAT_UNSPEC,
@@ -323,6 +346,8 @@ enum coap_offload_stat {
 	COAP_OFFLOAD_STAT_PAD,
 	COAP_OFFLOAD_STAT_EXPIRED,
 	COAP_OFFLOAD_STAT_DEBUG_DROPPED,
+	COAP_OFFLOAD_STAT_PENDING,
+	COAP_OFFLOAD_STAT_PENDING_BYTES,
 
 	__COAP_OFFLOAD_STAT_MAX,
 	COAP_OFFLOAD_STAT_MAX = __COAP_OFFLOAD_STAT_MAX - 1

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Delivered messages on their way to the consumer.
+ *
+ * A device is answered 2.05 once its message is delivered, so "delivered"
+ * must mean "will reach user space". A message sitting in the consumer's
+ * socket buffer is lost when the consumer dies; a consumer that registered
+ * with COAP_OFFLOAD_A_CONSUMER_CONFIRM therefore gets a clone, and the
+ * original stays here until the consumer confirms it. The next consumer to
+ * register is sent every unconfirmed message again, oldest first.
+ *
+ * Message ids are assigned here, under the queue's lock, so that they rise
+ * in the order the messages reach the consumer: a confirmation can then be
+ * cumulative ("up to id N"), and a consumer that gets a message again can
+ * tell it from its id.
+ */
+#include <linux/skbuff.h>
+#include <linux/timekeeping.h>
+#include <asm/unaligned.h>
+#include <net/genetlink.h>
+
+#include "coap_offload.h"
+
+struct coap_offload_pending_cb {
+	u64 id;
+};
+
+static struct coap_offload_pending_cb *pending_cb(struct sk_buff *skb)
+{
+	BUILD_BUG_ON(sizeof(struct coap_offload_pending_cb) >
+		     sizeof_field(struct sk_buff, cb));
+	return (struct coap_offload_pending_cb *)skb->cb;
+}
+
+void coap_offload_pending_init(struct coap_offload_pending *p)
+{
+	spin_lock_init(&p->lock);
+	__skb_queue_head_init(&p->queue);
+	/*
+	 * Message ids must stay unique across module reloads and reboots:
+	 * start from the clock, which they then run ahead of.
+	 */
+	p->last_id = ktime_get_real_ns();
+}
+
+void coap_offload_pending_exit(struct coap_offload_pending *p)
+{
+	/* No sender or consumer is left: the namespace is going away. */
+	__skb_queue_purge(&p->queue);
+}
+
+/* The message after skb, or NULL at the end of the queue. */
+static struct sk_buff *pending_next(struct coap_offload_pending *p,
+				    struct sk_buff *skb)
+{
+	return skb_queue_is_last(&p->queue, skb) ? NULL : skb->next;
+}
+
+static void pending_unlink(struct coap_offload_pending *p, struct sk_buff *skb)
+{
+	__skb_unlink(skb, &p->queue);
+	p->bytes -= skb->truesize;
+	consume_skb(skb);
+}
+
+/* Non-blocking: a full or closed consumer socket is an error, not a wait. */
+static int pending_send(struct net *net, struct coap_offload_pending *p,
+			struct sk_buff *skb)
+{
+	struct sk_buff *clone;
+
+	clone = skb_clone(skb, GFP_ATOMIC);
+	if (!clone)
+		return -ENOMEM;
+	return genlmsg_unicast(net, clone, p->portid);
+}
+
+/*
+ * Send what the consumer does not have yet, until its socket is full.
+ * Without confirmations a message is let go once sent.
+ */
+static void pending_push(struct net *net, struct coap_offload_pending *p)
+	__must_hold(&p->lock)
+{
+	struct sk_buff *skb, *next;
+
+	if (!p->portid)
+		return;
+	for (skb = p->unsent; skb; skb = next) {
+		next = pending_next(p, skb);
+		if (pending_send(net, p, skb))
+			break;
+		if (!p->confirm)
+			pending_unlink(p, skb);
+		p->unsent = next;
+	}
+}
+
+/**
+ * coap_offload_pending_add() - deliver one message to the consumer
+ * @net: the namespace
+ * @p: its queue
+ * @msg: the COAP_OFFLOAD_CMD_MESSAGE, consumed in every case
+ * @id_attr: the message's COAP_OFFLOAD_MESSAGE_A_ID, filled in here
+ * @id: the id given to the message, on success
+ *
+ * Softirq or process context. Returns 0 when the message is the consumer's
+ * (in its socket, or held for a confirming consumer), -ENOTCONN with no
+ * consumer, -ENOBUFS when the queue or the consumer is full.
+ */
+int coap_offload_pending_add(struct net *net, struct coap_offload_pending *p,
+			     struct sk_buff *msg, struct nlattr *id_attr,
+			     u64 *id)
+{
+	int err = 0;
+
+	spin_lock_bh(&p->lock);
+	if (!p->portid) {
+		err = -ENOTCONN;
+		goto out_free;
+	}
+	/* What an earlier full socket refused goes first: order is kept. */
+	pending_push(net, p);
+	if (p->unsent && !p->confirm) {
+		err = -ENOBUFS;
+		goto out_free;
+	}
+	if (p->bytes + msg->truesize > COAP_OFFLOAD_PENDING_MAX_BYTES) {
+		err = -ENOBUFS;
+		goto out_free;
+	}
+	*id = ++p->last_id;
+	put_unaligned(*id, (u64 *)nla_data(id_attr));
+	pending_cb(msg)->id = *id;
+	__skb_queue_tail(&p->queue, msg);
+	p->bytes += msg->truesize;
+	if (!p->unsent) {
+		p->unsent = msg;
+		pending_push(net, p);
+		/* Unconfirmed and not in the consumer's socket: refused. */
+		if (p->unsent == msg && !p->confirm) {
+			p->unsent = NULL;
+			pending_unlink(p, msg);
+			err = -ENOBUFS;
+		}
+	}
+	spin_unlock_bh(&p->lock);
+	return err;
+
+out_free:
+	spin_unlock_bh(&p->lock);
+	kfree_skb(msg);
+	return err;
+}
+
+/* The consumer has every message up to id: let them go, send more. */
+void coap_offload_pending_confirm(struct net *net,
+				  struct coap_offload_pending *p, u64 id)
+{
+	struct sk_buff *skb;
+
+	spin_lock_bh(&p->lock);
+	while ((skb = skb_peek(&p->queue)) && skb != p->unsent &&
+	       pending_cb(skb)->id <= id)
+		pending_unlink(p, skb);
+	pending_push(net, p);
+	spin_unlock_bh(&p->lock);
+}
+
+/*
+ * A new consumer: it has none of the messages, so all are to be sent again.
+ * Not from here: they would reach its socket ahead of the registration's
+ * ACK and could crowd it out. Its first confirmation or the next delivery
+ * sends them. The same socket registering again keeps what it has.
+ */
+void coap_offload_pending_register(struct coap_offload_pending *p, u32 portid,
+				   bool confirm)
+{
+	spin_lock_bh(&p->lock);
+	if (portid != p->portid)
+		p->unsent = skb_peek(&p->queue);
+	p->portid = portid;
+	p->confirm = confirm;
+	spin_unlock_bh(&p->lock);
+}
+
+/* The consumer's socket closed: what it had not confirmed waits. */
+void coap_offload_pending_release(struct coap_offload_pending *p, u32 portid)
+{
+	spin_lock_bh(&p->lock);
+	if (p->portid == portid) {
+		p->portid = 0;
+		p->unsent = skb_peek(&p->queue);
+	}
+	spin_unlock_bh(&p->lock);
+}
+
+/* For STATS_GET. */
+void coap_offload_pending_usage(struct coap_offload_pending *p, u32 *messages,
+				u32 *bytes)
+{
+	spin_lock_bh(&p->lock);
+	*messages = skb_queue_len(&p->queue);
+	*bytes = p->bytes;
+	spin_unlock_bh(&p->lock);
+}

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kselftest: a confirming consumer (COAP_OFFLOAD_A_CONSUMER_CONFIRM). The
+ * module holds every message it answered a device for until the consumer
+ * confirms it; a consumer that dies loses nothing (the next one gets the
+ * unconfirmed messages again, in order, with their ids); a consumer whose
+ * socket is full still gets every message once it reads and confirms; the
+ * hold is bounded. Runs as root inside the test VM with the module loaded.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "coap_nl.h"
+#include "coap_proto.h"
+#include "selftest_lib.h"
+#include "kselftest_harness.h"
+
+#define PK	"a1PK"
+#define DN	"held"
+#define TOKEN	"tok-pending-0123456789abcdef"
+#define SEQ_OFFSET 100
+
+static const uint8_t session_key[16] = {
+	0x70, 0x65, 0x6e, 0x64, 0x69, 0x6e, 0x67, 0x2d,
+	0x6b, 0x65, 0x79, 0x2d, 0x30, 0x31, 0x32, 0x33,
+};
+
+/* Every message a consumer read, in order. */
+struct received {
+	int count;
+	uint64_t id[64];
+	uint64_t seq[64];
+};
+
+static int received_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct received *r = data;
+	struct delivered d = { 0 };
+
+	if (message_cb(nlh, &d) != MNL_CB_OK)
+		return MNL_CB_ERROR;
+	/* Past 64 only counted: the teardown drains thousands. */
+	if (r->count >= 64) {
+		r->count++;
+		return MNL_CB_OK;
+	}
+	r->id[r->count] = d.id;
+	r->seq[r->count] = d.seq;
+	r->count++;
+	return MNL_CB_OK;
+}
+
+/* Append what the consumer has within ms to r; how many were read. */
+static int receive(struct coap_nl *consumer, struct received *r, int ms)
+{
+	int fd = mnl_socket_get_fd(consumer->nl), before = r->count;
+	char buf[COAP_NL_BUF_SIZE];
+	ssize_t n;
+
+	while ((n = recv_wait(fd, buf, sizeof(buf), ms)) > 0) {
+		if (mnl_cb_run(buf, n, 0, 0, received_cb, r) < 0)
+			return -1;
+		ms = 50;
+	}
+	return r->count - before;
+}
+
+FIXTURE(pending) {
+	struct coap_nl nl, consumer;
+	int gw, dev;
+	uint16_t mid;
+	uint8_t pkt[1400];
+};
+
+FIXTURE_SETUP(pending)
+{
+	struct sockaddr_in gw = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	socklen_t len = sizeof(gw);
+
+	ASSERT_EQ(0, coap_nl_open(&self->nl));
+	ASSERT_EQ(0, coap_nl_open(&self->consumer));
+	ASSERT_EQ(0, coap_nl_consumer_register(&self->consumer, true));
+	/* The teardown let go of everything the previous test left. */
+	ASSERT_EQ(0, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING));
+	self->gw = socket(AF_INET, SOCK_DGRAM, 0);
+	ASSERT_LE(0, self->gw);
+	ASSERT_EQ(0, bind(self->gw, (struct sockaddr *)&gw, sizeof(gw)));
+	ASSERT_EQ(0, getsockname(self->gw, (struct sockaddr *)&gw, &len));
+	ASSERT_EQ(0, socket_cmd(&self->nl, COAP_OFFLOAD_CMD_SOCKET_ATTACH,
+				self->gw));
+	self->dev = socket(AF_INET, SOCK_DGRAM, 0);
+	ASSERT_LE(0, self->dev);
+	ASSERT_EQ(0, connect(self->dev, (struct sockaddr *)&gw, sizeof(gw)));
+	ASSERT_EQ(0, session_new(&self->nl, TOKEN, PK, DN,
+				 COAP_OFFLOAD_CIPHER_AES_128_CBC, SEQ_OFFSET,
+				 session_key));
+	self->mid = 0x300;
+}
+
+FIXTURE_TEARDOWN(pending)
+{
+	struct received r;
+	int i;
+
+	/* Take and let go of whatever a test left held, for the next one. */
+	for (i = 0; i < 200 && stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING);
+	     i++) {
+		r.count = 0;
+		receive(&self->consumer, &r, 100);
+		coap_nl_message_confirm(&self->nl, UINT64_MAX);
+	}
+	session_token_cmd(&self->nl, COAP_OFFLOAD_CMD_SESSION_DEL, TOKEN,
+			  NULL, NULL);
+	close(self->dev);
+	close(self->gw);
+	coap_nl_close(&self->consumer);
+	coap_nl_close(&self->nl);
+}
+
+/* Build a publish of seq with payload_len bytes into self->pkt. */
+static int publish_build(FIXTURE_DATA(pending) *self, uint64_t seq,
+			 size_t payload_len)
+{
+	static const uint8_t coap_token[] = { 0x9e };
+	uint8_t payload[1024];
+	struct coap_proto_publish p = {
+		.type = COAP_TYPE_CON,
+		.message_id = ++self->mid,
+		.coap_token = coap_token,
+		.coap_token_len = sizeof(coap_token),
+		.topic = "/" PK "/" DN "/user/update",
+		.auth_token = TOKEN,
+		.cipher = COAP_CIPHER_AES_128_CBC,
+		.key = session_key,
+		.seq = seq,
+		.payload = payload,
+		.payload_len = payload_len,
+	};
+
+	memset(payload, 'p', sizeof(payload));
+	return coap_proto_build_publish(&p, self->pkt, sizeof(self->pkt));
+}
+
+/* Read and drop the answers the device socket has. */
+static void drain_answers(FIXTURE_DATA(pending) *self)
+{
+	uint8_t buf[1400];
+
+	while (recv_wait(self->dev, buf, sizeof(buf), 20) >= 0)
+		;
+}
+
+/* Publish seq with payload_len bytes; the answer's code (0: none). */
+static int publish(FIXTURE_DATA(pending) *self, uint64_t seq,
+		   size_t payload_len, uint64_t *message_id)
+{
+	struct answer a;
+	int len;
+
+	len = publish_build(self, seq, payload_len);
+	if (len <= 0 || send(self->dev, self->pkt, len, 0) != len)
+		return -1;
+	if (get_answer(self->dev, &a, 2000) != 1)
+		return 0;
+	if (message_id)
+		*message_id = a.message_id;
+	return a.msg.code;
+}
+
+TEST_F(pending, consumer_dies_unconfirmed_messages_come_again)
+{
+	struct received first = { 0 }, again = { 0 };
+	uint64_t ids[3];
+	int i;
+
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(COAP_CODE_CONTENT,
+			  publish(self, SEQ_OFFSET + i, 10, &ids[i]));
+	ASSERT_EQ(3, receive(&self->consumer, &first, 1000));
+	for (i = 0; i < 3; i++) {
+		EXPECT_EQ(ids[i], first.id[i]);
+		EXPECT_EQ(SEQ_OFFSET + i, first.seq[i]);
+	}
+	EXPECT_LT(ids[0], ids[1]);
+	EXPECT_LT(ids[1], ids[2]);
+	EXPECT_EQ(3, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING));
+	EXPECT_LT(0, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING_BYTES));
+
+	/* The consumer dies without confirming; the next one gets all three. */
+	coap_nl_close(&self->consumer);
+	EXPECT_EQ(3, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING));
+	/* Meanwhile nobody takes messages: no answer, as before. */
+	EXPECT_EQ(0, publish(self, SEQ_OFFSET + 3, 10, NULL));
+	ASSERT_EQ(0, coap_nl_open(&self->consumer));
+	ASSERT_EQ(0, coap_nl_consumer_register(&self->consumer, true));
+	/* They come with the first confirmation (of nothing yet). */
+	EXPECT_EQ(0, receive(&self->consumer, &again, 300));
+	ASSERT_EQ(0, coap_nl_message_confirm(&self->nl, 0));
+	ASSERT_EQ(3, receive(&self->consumer, &again, 1000));
+	for (i = 0; i < 3; i++) {
+		EXPECT_EQ(ids[i], again.id[i]);
+		EXPECT_EQ(SEQ_OFFSET + i, again.seq[i]);
+	}
+
+	/* Confirmed up to the second: one is left, and comes again. */
+	ASSERT_EQ(0, coap_nl_message_confirm(&self->nl, ids[1]));
+	EXPECT_EQ(1, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING));
+	coap_nl_close(&self->consumer);
+	ASSERT_EQ(0, coap_nl_open(&self->consumer));
+	ASSERT_EQ(0, coap_nl_consumer_register(&self->consumer, true));
+	/* Or with the next delivery, ahead of it. */
+	EXPECT_EQ(COAP_CODE_CONTENT, publish(self, SEQ_OFFSET + 3, 10, &ids[0]));
+	memset(&again, 0, sizeof(again));
+	ASSERT_EQ(2, receive(&self->consumer, &again, 1000));
+	EXPECT_EQ(ids[2], again.id[0]);
+	EXPECT_EQ(ids[0], again.id[1]);
+	EXPECT_EQ(SEQ_OFFSET + 3, again.seq[1]);
+	EXPECT_EQ(ids[2], again.id[0]);
+
+	ASSERT_EQ(0, coap_nl_message_confirm(&self->nl, ids[0]));
+	EXPECT_EQ(0, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING));
+	EXPECT_EQ(0, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING_BYTES));
+}
+
+TEST_F(pending, the_same_socket_registering_again_gets_nothing_twice)
+{
+	struct received r = { 0 };
+
+	ASSERT_EQ(COAP_CODE_CONTENT, publish(self, SEQ_OFFSET, 10, NULL));
+	ASSERT_EQ(1, receive(&self->consumer, &r, 1000));
+	ASSERT_EQ(0, coap_nl_consumer_register(&self->consumer, true));
+	ASSERT_EQ(0, coap_nl_message_confirm(&self->nl, 0));
+	EXPECT_EQ(0, receive(&self->consumer, &r, 500));
+	EXPECT_EQ(1, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING));
+}
+
+/*
+ * A consumer whose socket buffer holds one message: every device is still
+ * answered, the messages wait in the module, and reading and confirming
+ * gets them all, once each, in order.
+ */
+TEST_F(pending, full_consumer_socket_messages_wait_in_order)
+{
+	struct received r = { 0 };
+	int rcvbuf = 1, i, n;
+	uint64_t ids[20];
+
+	ASSERT_EQ(0, setsockopt(mnl_socket_get_fd(self->consumer.nl),
+				SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+				sizeof(rcvbuf)));
+	for (i = 0; i < 20; i++)
+		ASSERT_EQ(COAP_CODE_CONTENT,
+			  publish(self, SEQ_OFFSET + i, 1000, &ids[i]));
+	EXPECT_EQ(20, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING));
+
+	for (n = 0; n < 40 && r.count < 20; n++) {
+		ASSERT_LE(0, receive(&self->consumer, &r, 500));
+		if (r.count)
+			ASSERT_EQ(0, coap_nl_message_confirm(&self->nl,
+							     r.id[r.count - 1]));
+	}
+	ASSERT_EQ(20, r.count);
+	for (i = 0; i < 20; i++) {
+		EXPECT_EQ(ids[i], r.id[i]);
+		EXPECT_EQ(SEQ_OFFSET + i, r.seq[i]);
+	}
+	EXPECT_EQ(0, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING));
+}
+
+/* Confirming ids the consumer was never sent lets go only of what it has. */
+TEST_F(pending, confirming_beyond_what_was_sent_keeps_the_rest)
+{
+	struct received r = { 0 };
+	int rcvbuf = 1, i;
+
+	ASSERT_EQ(0, setsockopt(mnl_socket_get_fd(self->consumer.nl),
+				SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+				sizeof(rcvbuf)));
+	for (i = 0; i < 10; i++)
+		ASSERT_EQ(COAP_CODE_CONTENT,
+			  publish(self, SEQ_OFFSET + i, 1000, NULL));
+	ASSERT_EQ(0, coap_nl_message_confirm(&self->nl, UINT64_MAX));
+	/* Only what sat in the socket went; the rest is still held. */
+	EXPECT_LT(0, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING));
+	EXPECT_GT(10, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING));
+	for (i = 0; i < 40 && r.count < 10; i++) {
+		ASSERT_LE(0, receive(&self->consumer, &r, 500));
+		ASSERT_EQ(0, coap_nl_message_confirm(&self->nl, UINT64_MAX));
+	}
+	EXPECT_EQ(10, r.count);
+	EXPECT_EQ(0, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING));
+}
+
+/*
+ * The hold is bounded: past it, devices get no answer and retransmit.
+ * Nobody reads; 8 MiB of ~2 KiB messages is a few thousand, sent without
+ * waiting for each answer (the debug kernel is slow).
+ */
+TEST_F_TIMEOUT(pending, hold_is_bounded, 300)
+{
+	int64_t held;
+	int i, len;
+
+	for (i = 0; i < 6000; i++) {
+		len = publish_build(self, SEQ_OFFSET + i, 1000);
+		ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+		if (i % 64 == 63)
+			drain_answers(self);
+	}
+	drain_answers(self);
+	held = stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING_BYTES);
+	EXPECT_GE(COAP_OFFLOAD_PENDING_MAX_BYTES, held);
+	EXPECT_LT(COAP_OFFLOAD_PENDING_MAX_BYTES - 16384, held);
+	EXPECT_LT(0, stat_get(&self->nl, COAP_OFFLOAD_STAT_NO_CONSUMER));
+	EXPECT_EQ(0, publish(self, SEQ_OFFSET + 6000, 1000, NULL));
+}
+
+/* Without the flag nothing is held: the old contract. */
+TEST_F(pending, consumer_without_confirm_holds_nothing)
+{
+	struct received r = { 0 };
+
+	coap_nl_close(&self->consumer);
+	ASSERT_EQ(0, coap_nl_open(&self->consumer));
+	ASSERT_EQ(0, coap_nl_consumer_register(&self->consumer, false));
+	ASSERT_EQ(COAP_CODE_CONTENT, publish(self, SEQ_OFFSET, 10, NULL));
+	EXPECT_EQ(0, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING));
+	EXPECT_EQ(1, receive(&self->consumer, &r, 1000));
+}
+
+TEST_F(pending, confirm_needs_an_id)
+{
+	char buf[COAP_NL_BUF_SIZE];
+
+	EXPECT_EQ(-EINVAL,
+		  coap_nl_talk(&self->nl,
+			       coap_nl_request(&self->nl, buf,
+					       COAP_OFFLOAD_CMD_MESSAGE_CONFIRM,
+					       0), NULL, NULL));
+}
+
+TEST_HARNESS_MAIN
