@@ -99,7 +99,8 @@ static const char usage_stats[] =
 "Usage: coapctl [-s] [-j] stats [show] [--prometheus]\n"
 "       coapctl stats reset\n"
 "-s adds one line per session; --prometheus prints the text exposition\n"
-"format (counters coap_offload_<name>_total, gauge coap_offload_sessions).\n";
+"format (counters coap_offload_<name>_total; gauges coap_offload_sessions,\n"
+"coap_offload_pending and coap_offload_pending_bytes).\n";
 
 static const char usage_monitor[] =
 "Usage: coapctl [-j] monitor [all|messages|events] [-t] [--count N]\n"
@@ -1003,21 +1004,25 @@ static int cmd_session(int argc, char **argv)
 
 /* ---- stats ---------------------------------------------------------- */
 
+/* Gauges are levels (the rest count events since the last reset). */
 static const struct {
 	int attr;
 	const char *name, *help;
+	bool gauge;
 } stat_names[] = {
-	{ COAP_OFFLOAD_STAT_SESSIONS, "sessions", "Sessions in the table now." },
-	{ COAP_OFFLOAD_STAT_RX, "rx", "Datagrams seen on attached sockets." },
-	{ COAP_OFFLOAD_STAT_PASSED, "passed", "Datagrams left to the daemon." },
-	{ COAP_OFFLOAD_STAT_DELIVERED, "delivered", "Messages queued to the consumer and answered." },
-	{ COAP_OFFLOAD_STAT_RETRANSMITS, "retransmits", "Retransmitted CONs answered again." },
-	{ COAP_OFFLOAD_STAT_REPLAYS, "replays", "Seqs refused as replays." },
-	{ COAP_OFFLOAD_STAT_DECRYPT_ERRORS, "decrypt_errors", "Undecryptable seqs or payloads." },
-	{ COAP_OFFLOAD_STAT_FORBIDDEN, "forbidden", "Publishes to a topic the device may not use." },
-	{ COAP_OFFLOAD_STAT_NO_CONSUMER, "no_consumer", "Messages no consumer could take." },
-	{ COAP_OFFLOAD_STAT_TX_ERRORS, "tx_errors", "Answers that could not be sent." },
-	{ COAP_OFFLOAD_STAT_EXPIRED, "expired", "Sessions deleted by expiry." },
+	{ COAP_OFFLOAD_STAT_SESSIONS, "sessions", "Sessions in the table now.", true },
+	{ COAP_OFFLOAD_STAT_RX, "rx", "Datagrams seen on attached sockets.", false },
+	{ COAP_OFFLOAD_STAT_PASSED, "passed", "Datagrams left to the daemon.", false },
+	{ COAP_OFFLOAD_STAT_DELIVERED, "delivered", "Messages queued to the consumer and answered.", false },
+	{ COAP_OFFLOAD_STAT_RETRANSMITS, "retransmits", "Retransmitted CONs answered again.", false },
+	{ COAP_OFFLOAD_STAT_REPLAYS, "replays", "Seqs refused as replays.", false },
+	{ COAP_OFFLOAD_STAT_DECRYPT_ERRORS, "decrypt_errors", "Undecryptable seqs or payloads.", false },
+	{ COAP_OFFLOAD_STAT_FORBIDDEN, "forbidden", "Publishes to a topic the device may not use.", false },
+	{ COAP_OFFLOAD_STAT_NO_CONSUMER, "no_consumer", "Messages no consumer could take.", false },
+	{ COAP_OFFLOAD_STAT_TX_ERRORS, "tx_errors", "Answers that could not be sent.", false },
+	{ COAP_OFFLOAD_STAT_EXPIRED, "expired", "Sessions deleted by expiry.", false },
+	{ COAP_OFFLOAD_STAT_PENDING, "pending", "Delivered messages the consumer has not confirmed yet.", true },
+	{ COAP_OFFLOAD_STAT_PENDING_BYTES, "pending_bytes", "Memory the unconfirmed messages take.", true },
 };
 
 #define N_STATS (sizeof(stat_names) / sizeof(stat_names[0]))
@@ -1041,7 +1046,7 @@ static void stats_prometheus(const uint64_t *v)
 
 	for (i = 0; i < N_STATS; i++) {
 		const char *n = stat_names[i].name;
-		bool gauge = stat_names[i].attr == COAP_OFFLOAD_STAT_SESSIONS;
+		bool gauge = stat_names[i].gauge;
 
 		printf("# HELP coap_offload_%s%s %s\n", n, gauge ? "" : "_total",
 		       stat_names[i].help);

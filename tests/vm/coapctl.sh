@@ -143,7 +143,8 @@ ok $? "-s stats adds the sessions"
 run -j stats
 [ $rc = 0 ] && json_check "
 keys = ['sessions', 'rx', 'passed', 'delivered', 'retransmits', 'replays',
-        'decrypt_errors', 'forbidden', 'no_consumer', 'tx_errors', 'expired']
+        'decrypt_errors', 'forbidden', 'no_consumer', 'tx_errors', 'expired',
+        'pending', 'pending_bytes']
 assert sorted(d) == sorted(keys), d
 assert d['sessions'] == 3 and all(isinstance(d[k], int) for k in keys), d
 "
@@ -167,9 +168,10 @@ for l in lines:
     m = re.match(r"^(coap_offload_[a-z_]+) ([0-9]+)$", l)
     assert m, l
     assert m.group(1) in types, l
-assert types["coap_offload_sessions"] == "gauge", types
+gauges = ["coap_offload_sessions", "coap_offload_pending", "coap_offload_pending_bytes"]
+assert all(types[g] == "gauge" for g in gauges), types
 for name, t in types.items():
-    if name != "coap_offload_sessions":
+    if name not in gauges:
         assert t == "counter" and name.endswith("_total"), (name, t)
 assert "coap_offload_rx_total" in types and "coap_offload_expired_total" in types
 assert "coap_offload_sessions 3" in lines

@@ -59,6 +59,8 @@ bash "$(dirname "$0")/../e2e/auth_ratelimit.sh" "$stdir/.." 2>&1 |
 # Restart and persistence: coapd SIGKILLed under traffic, the module
 # reloaded under coapd (COAP_OFFLOAD_KO); it leaves the module loaded.
 bash "$(dirname "$0")/../e2e/restart.sh" "$stdir/.." 2>&1 | tee "$out/restart.tap"
+# coapd killed with messages it had not read: the module held them.
+bash "$(dirname "$0")/../e2e/held.sh" "$stdir/.." 2>&1 | tee "$out/held.tap"
 # coapd's MQTT sink and spool against a real mosquitto broker.
 bash "$(dirname "$0")/../e2e/mqtt.sh" "$stdir/.." 2>&1 | tee "$out/mqtt.tap"
 

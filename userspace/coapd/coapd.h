@@ -210,6 +210,11 @@ void coapd_sinks_events(struct coapd *d, short revents);
  * socket itself failed (the daemon then stops).
  */
 int coapd_consumer_input(struct coapd *d);
+/*
+ * Once registered: have the module send the messages an earlier coapd did
+ * not confirm. 0 or a negative errno.
+ */
+int coapd_consumer_start(struct coapd *d);
 /* At exit, once the UDP sockets are detached: deliver what is queued. */
 void coapd_sinks_drain(struct coapd *d);
 

@@ -161,8 +161,7 @@ static int module_config(struct coapd *d)
 
 static int consumer_open(struct coapd *d)
 {
-	int rcvbuf = COAPD_CONSUMER_RCVBUF, fd, err;
-	char buf[COAP_NL_BUF_SIZE];
+	int rcvbuf = COAPD_CONSUMER_RCVBUF, one = 1, fd, err;
 
 	err = coap_nl_open(&d->consumer);
 	if (err)
@@ -171,10 +170,13 @@ static int consumer_open(struct coapd *d)
 	/* FORCE (root) may exceed rmem_max; fall back to the capped size. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	err = coap_nl_talk(&d->consumer,
-			   coap_nl_request(&d->consumer, buf,
-					   COAP_OFFLOAD_CMD_CONSUMER_REGISTER, 0),
-			   NULL, NULL);
+	/*
+	 * The module holds what it delivers until we confirm it: a full
+	 * socket loses nothing, so it is no error to report.
+	 */
+	if (setsockopt(fd, SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof(one)))
+		return -errno;
+	err = coap_nl_consumer_register(&d->consumer, true);
 	if (err)
 		return err;
 	/* From here on it is only read, from the poll loop. */
@@ -239,6 +241,8 @@ static int module_open(struct coapd *d)
 	 * publish finds the module without one.
 	 */
 	err = consumer_open(d);
+	if (!err)
+		err = coapd_consumer_start(d);
 	if (err) {
 		coapd_log(LOG_ERR, "register as the consumer: %s%s%s",
 			  strerror(-err), d->consumer.error[0] ? ": " : "",

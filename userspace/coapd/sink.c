@@ -8,13 +8,18 @@
  *   - MQTT (sink_mqtt.c), through an on-disk spool.
  * The device already has its 2.05 when we read the message, so a sink that
  * cannot take it now must not lose it: the message is held here and the
- * consumer socket is not read until every sink took it. The module's
- * delivery to our socket then fails once its buffer is full, the module does
- * not answer, and devices retransmit (README, "Sinks").
+ * consumer socket is not read until every sink took it. The module holds
+ * what it delivered until we confirm it (COAP_OFFLOAD_A_CONSUMER_CONFIRM),
+ * up to its bound; past that it does not answer, and devices retransmit
+ * (README, "Sinks"). We confirm a message once every sink took it, so a
+ * coapd that dies loses nothing: the module sends the unconfirmed messages
+ * to the next one. Those may include messages a sink took just before the
+ * death: the JSON file sink knows the last id it wrote and skips them.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +107,8 @@ enum {
 
 /* A JSON sink that failed is tried again after this long. */
 #define JSON_RETRY_MS		1000
+/* How far back from its end the JSON file is searched for the last id. */
+#define JSON_TAIL_MAX		(64 * 1024)
 
 struct coapd_sinks {
 	unsigned int enabled;		/* SINK_* */
@@ -120,6 +127,12 @@ struct coapd_sinks {
 	size_t json_off;
 	bool json_failing;
 	struct timespec json_retry;
+	/* The last message id in the JSON file: ids rise in delivery order. */
+	uint64_t json_last_id;
+	/* Every sink took the messages up to this id; the module knows up to
+	 * confirmed.
+	 */
+	uint64_t taken_id, confirmed_id;
 };
 
 static int add_str(struct json_object *o, const char *key, const char *s)
@@ -184,6 +197,12 @@ static int json_accept(struct coapd *d, const struct coapd_message *m)
 	char *line;
 	int err = 0;
 
+	if (m->id <= k->json_last_id) {
+		/* Sent again by the module after a restart: it is there. */
+		coapd_log(LOG_DEBUG, "sink: message %llu is in the file already",
+			  (unsigned long long)m->id);
+		return 0;
+	}
 	line = json_line(m, &len);
 	if (!line) {
 		coapd_log(LOG_ERR, "sink: out of memory");
@@ -228,11 +247,69 @@ static int json_accept(struct coapd *d, const struct coapd_message *m)
  */
 static void delivered(struct coapd *d, const struct coapd_message *m)
 {
+	d->sinks->taken_id = m->id;
 	coapd_log(LOG_DEBUG, "delivered message %llu (%s)",
 		  (unsigned long long)m->id, m->topic);
 }
 
 /* Offer m to the sinks that have not taken it; true when all have. */
+/*
+ * The id of the file's last line, into json_last_id; a line torn by a crash
+ * is ended, so that the next one starts on its own. 0 or -1 (logged).
+ */
+static int json_tail(struct coapd *d)
+{
+	struct coapd_sinks *k = d->sinks;
+	struct json_object *o, *id;
+	char buf[JSON_TAIL_MAX + 1];
+	char *end, *line;
+	struct stat st;
+	ssize_t n;
+	off_t off;
+
+	if (fstat(k->json_fd, &st)) {
+		coapd_log(LOG_ERR, "sink %s: %s", d->cfg.sink_path,
+			  strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || !st.st_size)
+		return 0;
+	off = st.st_size > JSON_TAIL_MAX ? st.st_size - JSON_TAIL_MAX : 0;
+	n = pread(k->json_fd, buf, st.st_size - off, off);
+	if (n != st.st_size - off) {
+		coapd_log(LOG_ERR, "sink %s: read: %s", d->cfg.sink_path,
+			  n < 0 ? strerror(errno) : "short read");
+		return -1;
+	}
+	buf[n] = '\0';
+	if (buf[n - 1] != '\n') {
+		coapd_log(LOG_WARNING, "sink %s: the last line is incomplete (a crash?): ended there",
+			  d->cfg.sink_path);
+		if (write(k->json_fd, "\n", 1) != 1) {
+			coapd_log(LOG_ERR, "sink %s: %s", d->cfg.sink_path,
+				  strerror(errno));
+			return -1;
+		}
+	}
+	end = strrchr(buf, '\n');
+	/* The last complete line: after the newline before it. */
+	while (end) {
+		*end = '\0';
+		line = strrchr(buf, '\n');
+		line = line ? line + 1 : buf;
+		o = json_tokener_parse(line);
+		if (o && json_object_object_get_ex(o, "id", &id) &&
+		    json_object_is_type(id, json_type_int)) {
+			k->json_last_id = json_object_get_uint64(id);
+			json_object_put(o);
+			return 0;
+		}
+		json_object_put(o);
+		end = line > buf ? line - 1 : NULL;
+	}
+	return 0;
+}
+
 static bool offer(struct coapd *d, const struct coapd_message *m,
 		  unsigned int *taken)
 {
@@ -419,14 +496,6 @@ static int consume_one(struct coapd *d)
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return 0;
-		if (errno == ENOBUFS) {
-			/*
-			 * The module found our queue full: it did not answer
-			 * those devices, which retransmit.
-			 */
-			coapd_log(LOG_WARNING, "consumer: queue overrun; devices will retransmit");
-			return 1;
-		}
 		coapd_log(LOG_ERR, "consumer: recv: %s", strerror(errno));
 		return -errno;
 	}
@@ -435,16 +504,43 @@ static int consume_one(struct coapd *d)
 	return 1;
 }
 
+/*
+ * Tell the module what every sink took: it lets go of those messages and
+ * sends more. Once per batch, not per message.
+ */
+static void confirm(struct coapd *d)
+{
+	struct coapd_sinks *k = d->sinks;
+	int err;
+
+	if (k->taken_id == k->confirmed_id)
+		return;
+	err = coap_nl_message_confirm(&d->nl, k->taken_id);
+	if (err) {
+		/* The module keeps them; the next confirmation covers them. */
+		coapd_log(LOG_WARNING, "consumer: confirm: %s", strerror(-err));
+		return;
+	}
+	k->confirmed_id = k->taken_id;
+}
+
 int coapd_consumer_input(struct coapd *d)
 {
-	int i, n;
+	int i, n = 0;
 
 	for (i = 0; i < CONSUMER_BUDGET; i++) {
 		n = consume_one(d);
 		if (n <= 0)
-			return n;
+			break;
 	}
-	return 0;
+	confirm(d);
+	return n < 0 ? n : 0;
+}
+
+int coapd_consumer_start(struct coapd *d)
+{
+	/* Have the module send what an earlier coapd did not confirm. */
+	return coap_nl_message_confirm(&d->nl, 0);
 }
 
 void coapd_sinks_drain(struct coapd *d)
@@ -456,6 +552,7 @@ void coapd_sinks_drain(struct coapd *d)
 		return;
 	while (consume_one(d) > 0)
 		;
+	confirm(d);
 }
 
 bool coapd_accepting(const struct coapd *d)
@@ -482,8 +579,10 @@ void coapd_sinks_events(struct coapd *d, short revents)
 	if (k->mqtt)
 		mqtt_sink_events(k->mqtt, revents);
 	/* Acknowledged records free spool space; a failed file may work now. */
-	if (k->held && retry_held(d))
+	if (k->held && retry_held(d)) {
 		coapd_log(LOG_INFO, "sinks accept messages again");
+		confirm(d);
+	}
 }
 
 int coapd_sinks_open(struct coapd *d)
@@ -502,14 +601,17 @@ int coapd_sinks_open(struct coapd *d)
 	if (d->cfg.sink_path || !d->cfg.mqtt_host)
 		k->enabled |= SINK_JSON;
 	if (d->cfg.sink_path) {
+		/* Read too: json_tail() finds the last id written. */
 		k->json_fd = open(d->cfg.sink_path,
-				  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+				  O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC,
 				  0640);
 		if (k->json_fd < 0) {
 			coapd_log(LOG_ERR, "sink %s: %s", d->cfg.sink_path,
 				  strerror(errno));
 			return -1;
 		}
+		if (json_tail(d))
+			return -1;
 	}
 	if (d->cfg.mqtt_host) {
 		err = mqtt_sink_open(&d->cfg, &k->mqtt);
@@ -527,8 +629,8 @@ void coapd_sinks_close(struct coapd *d)
 	if (!k)
 		return;
 	if (k->held)
-		/* The device has its 2.05: say what is lost. */
-		coapd_log(LOG_ERR, "exiting: message %llu (%s) was not taken by every sink and is lost",
+		/* Unconfirmed: the module sends it to the next coapd. */
+		coapd_log(LOG_WARNING, "exiting: message %llu (%s) was not taken by every sink; the module keeps it for the next coapd",
 			  (unsigned long long)k->held_msg.id, k->held_msg.topic);
 	free(k->held_buf);
 	if (k->json_fd > STDERR_FILENO)
