@@ -222,7 +222,7 @@ void coap_offload_pending_init(struct coap_offload_pending *p);
 void coap_offload_pending_exit(struct coap_offload_pending *p);
 int coap_offload_pending_add(struct net *net, struct coap_offload_pending *p,
 			     struct sk_buff *msg, struct nlattr *id_attr,
-			     u64 *id);
+			     struct nlattr *redelivered, u64 *id);
 void coap_offload_pending_confirm(struct net *net,
 				  struct coap_offload_pending *p, u64 id);
 void coap_offload_pending_register(struct coap_offload_pending *p, u32 portid,

@@ -575,20 +575,22 @@ static size_t coap_offload_message_size(const struct coap_offload_session *s,
 	       nla_total_size(strlen(topic) + 1) +
 	       (with_payload ? nla_total_size(len) : 0) +
 	       nla_total_size(sizeof(u32)) +		/* payload length */
-	       nla_total_size(sizeof(struct sockaddr_in6));	/* peer */
+	       nla_total_size(sizeof(struct sockaddr_in6)) +	/* peer */
+	       (with_payload ? nla_total_size(sizeof(u8)) : 0); /* redelivered */
 }
 
 /*
- * One delivered message, with its payload for the consumer, or without;
- * *id_attr (when not NULL) is where its id is, to be filled in later.
+ * One delivered message, with its payload for the consumer (then *id_attr
+ * and *redelivered are where pending.c fills in its id and flag), or
+ * without (for the monitor group).
  */
 static struct sk_buff *
 coap_offload_message(const struct coap_offload_session *s, u64 message_id,
 		     u64 seq, const char *topic, const u8 *payload, size_t len,
 		     bool with_payload, const struct coap_offload_peer *peer,
-		     struct nlattr **id_attr)
+		     struct nlattr **id_attr, struct nlattr **redelivered)
 {
-	struct nlattr *nest, *id;
+	struct nlattr *nest, *id, *again = NULL;
 	struct sk_buff *msg;
 	void *hdr;
 
@@ -622,10 +624,17 @@ coap_offload_message(const struct coap_offload_session *s, u64 message_id,
 			      COAP_OFFLOAD_MESSAGE_A_PAD) ||
 	    coap_offload_put_peer(msg, COAP_OFFLOAD_MESSAGE_A_PEER, peer))
 		goto err_free;
+	if (with_payload) {
+		again = nla_reserve(msg, COAP_OFFLOAD_MESSAGE_A_REDELIVERED,
+				    sizeof(u8));
+		if (!again)
+			goto err_free;
+		*(u8 *)nla_data(again) = 0;
+		*id_attr = id;
+		*redelivered = again;
+	}
 	nla_nest_end(msg, nest);
 	genlmsg_end(msg, hdr);
-	if (id_attr)
-		*id_attr = id;
 	return msg;
 
 err_free:
@@ -643,16 +652,16 @@ int coap_offload_deliver(struct coap_offload_net *cn,
 			 u64 seq, const char *topic, const u8 *payload,
 			 size_t len, const struct coap_offload_peer *peer)
 {
-	struct nlattr *id_attr;
+	struct nlattr *id_attr, *redelivered;
 	struct sk_buff *msg;
 	int err;
 
 	msg = coap_offload_message(s, 0, seq, topic, payload, len, true, peer,
-				   &id_attr);
+				   &id_attr, &redelivered);
 	if (!msg)
 		return -ENOMEM;
 	err = coap_offload_pending_add(cn->net, &cn->pending, msg, id_attr,
-				       message_id);
+				       redelivered, message_id);
 	if (err)
 		return err;
 
@@ -660,7 +669,7 @@ int coap_offload_deliver(struct coap_offload_net *cn,
 				COAP_OFFLOAD_MCGRP_MONITOR_ID))
 		return 0;
 	msg = coap_offload_message(s, *message_id, seq, topic, payload, len,
-				   false, peer, NULL);
+				   false, peer, NULL, NULL);
 	if (msg)
 		genlmsg_multicast_netns(&coap_offload_genl_family, cn->net, msg,
 					0, COAP_OFFLOAD_MCGRP_MONITOR_ID,

@@ -23,6 +23,8 @@
 
 struct coap_offload_pending_cb {
 	u64 id;
+	u8 *redelivered;	/* the message's COAP_OFFLOAD_MESSAGE_A_REDELIVERED */
+	bool sent;		/* to this or an earlier consumer */
 };
 
 static struct coap_offload_pending_cb *pending_cb(struct sk_buff *skb)
@@ -88,8 +90,12 @@ static void pending_push(struct net *net, struct coap_offload_pending *p)
 		return;
 	for (skb = p->unsent; skb; skb = next) {
 		next = pending_next(p, skb);
+		/* Sent before: that consumer may have it. Nobody reads it now. */
+		if (pending_cb(skb)->sent)
+			*pending_cb(skb)->redelivered = 1;
 		if (pending_send(net, p, skb))
 			break;
+		pending_cb(skb)->sent = true;
 		if (!p->confirm)
 			pending_unlink(p, skb);
 		p->unsent = next;
@@ -102,6 +108,8 @@ static void pending_push(struct net *net, struct coap_offload_pending *p)
  * @p: its queue
  * @msg: the COAP_OFFLOAD_CMD_MESSAGE, consumed in every case
  * @id_attr: the message's COAP_OFFLOAD_MESSAGE_A_ID, filled in here
+ * @redelivered: its COAP_OFFLOAD_MESSAGE_A_REDELIVERED, set when it is sent
+ *	again
  * @id: the id given to the message, on success
  *
  * Softirq or process context. Returns 0 when the message is the consumer's
@@ -110,7 +118,7 @@ static void pending_push(struct net *net, struct coap_offload_pending *p)
  */
 int coap_offload_pending_add(struct net *net, struct coap_offload_pending *p,
 			     struct sk_buff *msg, struct nlattr *id_attr,
-			     u64 *id)
+			     struct nlattr *redelivered, u64 *id)
 {
 	int err = 0;
 
@@ -132,6 +140,8 @@ int coap_offload_pending_add(struct net *net, struct coap_offload_pending *p,
 	*id = ++p->last_id;
 	put_unaligned(*id, (u64 *)nla_data(id_attr));
 	pending_cb(msg)->id = *id;
+	pending_cb(msg)->redelivered = nla_data(redelivered);
+	pending_cb(msg)->sent = false;
 	__skb_queue_tail(&p->queue, msg);
 	p->bytes += msg->truesize;
 	if (!p->unsent) {

@@ -36,12 +36,15 @@ struct received {
 	int count;
 	uint64_t id[64];
 	uint64_t seq[64];
+	int redelivered[64];	/* COAP_OFFLOAD_MESSAGE_A_REDELIVERED, -1: absent */
 };
 
 static int received_cb(const struct nlmsghdr *nlh, void *data)
 {
+	const struct nlattr *tb[COAP_OFFLOAD_MESSAGE_A_MAX + 1];
 	struct received *r = data;
 	struct delivered d = { 0 };
+	const struct nlattr *again;
 
 	if (message_cb(nlh, &d) != MNL_CB_OK)
 		return MNL_CB_ERROR;
@@ -50,6 +53,10 @@ static int received_cb(const struct nlmsghdr *nlh, void *data)
 		r->count++;
 		return MNL_CB_OK;
 	}
+	coap_nl_parse_nested(coap_nl_attr(nlh, COAP_OFFLOAD_A_MESSAGE), tb,
+			     COAP_OFFLOAD_MESSAGE_A_MAX);
+	again = tb[COAP_OFFLOAD_MESSAGE_A_REDELIVERED];
+	r->redelivered[r->count] = again ? mnl_attr_get_u8(again) : -1;
 	r->id[r->count] = d.id;
 	r->seq[r->count] = d.seq;
 	r->count++;
@@ -189,6 +196,7 @@ TEST_F(pending, consumer_dies_unconfirmed_messages_come_again)
 	for (i = 0; i < 3; i++) {
 		EXPECT_EQ(ids[i], first.id[i]);
 		EXPECT_EQ(SEQ_OFFSET + i, first.seq[i]);
+		EXPECT_EQ(0, first.redelivered[i]);
 	}
 	EXPECT_LT(ids[0], ids[1]);
 	EXPECT_LT(ids[1], ids[2]);
@@ -209,6 +217,7 @@ TEST_F(pending, consumer_dies_unconfirmed_messages_come_again)
 	for (i = 0; i < 3; i++) {
 		EXPECT_EQ(ids[i], again.id[i]);
 		EXPECT_EQ(SEQ_OFFSET + i, again.seq[i]);
+		EXPECT_EQ(1, again.redelivered[i]);
 	}
 
 	/* Confirmed up to the second: one is left, and comes again. */
@@ -222,8 +231,10 @@ TEST_F(pending, consumer_dies_unconfirmed_messages_come_again)
 	memset(&again, 0, sizeof(again));
 	ASSERT_EQ(2, receive(&self->consumer, &again, 1000));
 	EXPECT_EQ(ids[2], again.id[0]);
+	EXPECT_EQ(1, again.redelivered[0]);
 	EXPECT_EQ(ids[0], again.id[1]);
 	EXPECT_EQ(SEQ_OFFSET + 3, again.seq[1]);
+	EXPECT_EQ(0, again.redelivered[1]);
 	EXPECT_EQ(ids[2], again.id[0]);
 
 	ASSERT_EQ(0, coap_nl_message_confirm(&self->nl, ids[0]));

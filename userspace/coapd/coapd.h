@@ -182,6 +182,9 @@ struct coapd_message {
 	uint64_t time;			/* receive time, ns since the epoch */
 	uint64_t seq;			/* symmetric mode only: has_seq */
 	bool has_seq;
+	bool from_module;		/* delivered by coap_offload.ko */
+	/* The module sent it before, to a coapd that did not confirm it. */
+	bool redelivered;
 };
 
 /*

@@ -127,7 +127,9 @@ struct coapd_sinks {
 	size_t json_off;
 	bool json_failing;
 	struct timespec json_retry;
-	/* The last message id in the JSON file: ids rise in delivery order. */
+	/* The module's last message id in the JSON file: its ids rise in
+	 * delivery order, so a redelivered one up to it is there already.
+	 */
 	uint64_t json_last_id;
 	/* Every sink took the messages up to this id; the module knows up to
 	 * confirmed.
@@ -197,7 +199,7 @@ static int json_accept(struct coapd *d, const struct coapd_message *m)
 	char *line;
 	int err = 0;
 
-	if (m->id <= k->json_last_id) {
+	if (m->redelivered && m->id <= k->json_last_id) {
 		/* Sent again by the module after a restart: it is there. */
 		coapd_log(LOG_DEBUG, "sink: message %llu is in the file already",
 			  (unsigned long long)m->id);
@@ -223,6 +225,8 @@ static int json_accept(struct coapd *d, const struct coapd_message *m)
 		k->json_off = 0;
 	}
 	free(line);
+	if (!err && m->from_module)
+		k->json_last_id = m->id;
 	if (err) {
 		if (!k->json_failing)
 			coapd_log(LOG_ERR, "sink: %s: %s; holding messages until it works again",
@@ -247,7 +251,11 @@ static int json_accept(struct coapd *d, const struct coapd_message *m)
  */
 static void delivered(struct coapd *d, const struct coapd_message *m)
 {
-	d->sinks->taken_id = m->id;
+	/* Only the module's messages are confirmed (DTLS and no-offload
+	 * ones have ids of their own).
+	 */
+	if (m->from_module)
+		d->sinks->taken_id = m->id;
 	coapd_log(LOG_DEBUG, "delivered message %llu (%s)",
 		  (unsigned long long)m->id, m->topic);
 }
@@ -298,8 +306,10 @@ static int json_tail(struct coapd *d)
 		line = strrchr(buf, '\n');
 		line = line ? line + 1 : buf;
 		o = json_tokener_parse(line);
+		/* The module's ids, not DTLS mode's (top bit set). */
 		if (o && json_object_object_get_ex(o, "id", &id) &&
-		    json_object_is_type(id, json_type_int)) {
+		    json_object_is_type(id, json_type_int) &&
+		    !(json_object_get_uint64(id) >> 63)) {
 			k->json_last_id = json_object_get_uint64(id);
 			json_object_put(o);
 			return 0;
@@ -372,7 +382,11 @@ static int message_parse(const struct nlmsghdr *nlh, struct coapd_message *m)
 		.topic = mnl_attr_get_str(tb[COAP_OFFLOAD_MESSAGE_A_TOPIC]),
 		.payload = (const uint8_t *)"",
 		.has_seq = true,
+		.from_module = true,
 	};
+	a = tb[COAP_OFFLOAD_MESSAGE_A_REDELIVERED];
+	m->redelivered = a && !mnl_attr_validate(a, MNL_TYPE_U8) &&
+			 mnl_attr_get_u8(a);
 	a = tb[COAP_OFFLOAD_MESSAGE_A_PAYLOAD];
 	if (a) {
 		m->payload = mnl_attr_get_payload(a);

@@ -252,6 +252,9 @@ enum coap_offload_session_attr {
  * @COAP_OFFLOAD_MESSAGE_A_PAD: padding for 64-bit attributes
  * @COAP_OFFLOAD_MESSAGE_A_PAYLOAD_LEN: u32, the plaintext's length (in
  *	monitor copies, which carry no payload)
+ * @COAP_OFFLOAD_MESSAGE_A_REDELIVERED: u8 (not in the monitor group's
+ *	copies): 1 when the message was sent before, to a confirming consumer
+ *	that did not confirm it and may have taken it (compare the id)
  */
 enum coap_offload_message_attr {
 	COAP_OFFLOAD_MESSAGE_A_UNSPEC,
@@ -265,6 +268,7 @@ enum coap_offload_message_attr {
 	COAP_OFFLOAD_MESSAGE_A_SEQ,
 	COAP_OFFLOAD_MESSAGE_A_PAD,
 	COAP_OFFLOAD_MESSAGE_A_PAYLOAD_LEN,
+	COAP_OFFLOAD_MESSAGE_A_REDELIVERED,
 
 	__COAP_OFFLOAD_MESSAGE_A_MAX,
 	COAP_OFFLOAD_MESSAGE_A_MAX = __COAP_OFFLOAD_MESSAGE_A_MAX - 1
