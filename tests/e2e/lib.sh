@@ -64,3 +64,28 @@ coapd_pid=
 	result $status "coapd exits 0 on SIGTERM"
 	[ $status = 0 ] || tail -n 20 "$log" | show
 }
+
+# sink_exactly_once SINK [COUNT] < restart-client output: 0 when every
+# payload the client saw acknowledged ("publish SEQ PAYLOAD: 2.05 id N") is
+# in the JSON-lines SINK exactly once and nothing else is (and, with COUNT,
+# there are COUNT of them); what is wrong goes to stdout as TAP comments.
+sink_exactly_once() {
+	sed -n 's/^publish [0-9]* \([^:]*\): 2\.05 id .*/\1/p' |
+		python3 -c '
+import json, sys
+got = {}
+for l in open(sys.argv[1]):
+    if l.strip():
+        p = json.loads(l).get("payload")
+        got[p] = got.get(p, 0) + 1
+want = [l.strip() for l in sys.stdin if l.strip()]
+bad = [p for p in want if got.get(p) != 1]
+extra = [p for p in got if p not in want]
+for p in bad[:10]:
+    print("# %s in the sink %d times" % (p, got.get(p, 0)))
+for p in extra[:10]:
+    print("# %s in the sink but not acknowledged" % p)
+print("# %d acknowledged, %d distinct in the sink" % (len(want), len(got)))
+count = int(sys.argv[2]) if len(sys.argv) > 2 else len(want)
+sys.exit(1 if bad or extra or len(want) != count else 0)' "$@"
+}
