@@ -12,6 +12,7 @@
 #include <linux/ipv6.h>
 #include <linux/udp.h>
 #include <net/genetlink.h>
+#include <net/ipv6.h>
 #include <linux/coap_offload.h>
 
 #include "coap_offload.h"
@@ -49,6 +50,8 @@ coap_offload_session_policy[COAP_OFFLOAD_SESSION_A_MAX + 1] = {
 		NLA_POLICY_FULL_RANGE(NLA_U32, &coap_offload_idle_range),
 	[COAP_OFFLOAD_SESSION_A_IDLE] = { .type = NLA_REJECT },
 	[COAP_OFFLOAD_SESSION_A_PEER] = { .type = NLA_REJECT },
+	[COAP_OFFLOAD_SESSION_A_ACK_MODE] =
+		NLA_POLICY_MAX(NLA_U8, COAP_OFFLOAD_ACK_SEPARATE),
 };
 
 /* Inside COAP_OFFLOAD_A_RULES: only COAP_OFFLOAD_A_RULE. */
@@ -301,6 +304,8 @@ coap_offload_session_from_attrs(struct genl_info *info, struct nlattr **tb,
 	if (tb[COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT])
 		s->idle_timeout = nla_get_u32(tb[COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT]) * HZ;
 	s->last_seen = jiffies;
+	if (tb[COAP_OFFLOAD_SESSION_A_ACK_MODE])
+		s->ack_mode = nla_get_u8(tb[COAP_OFFLOAD_SESSION_A_ACK_MODE]);
 	return s;
 }
 
@@ -356,8 +361,9 @@ static int coap_offload_session_flush_doit(struct sk_buff *skb,
 	return 0;
 }
 
-static int coap_offload_put_peer(struct sk_buff *skb, int type,
-				 const struct coap_offload_peer *peer)
+static int coap_offload_put_addr(struct sk_buff *skb, int type,
+				 const struct coap_offload_peer *peer,
+				 int ifindex)
 {
 	if (peer->family == AF_INET) {
 		struct sockaddr_in sin = {
@@ -375,9 +381,18 @@ static int coap_offload_put_peer(struct sk_buff *skb, int type,
 			.sin6_addr = peer->v6,
 		};
 
+		/* A link-local address means nothing without its link. */
+		if (ipv6_addr_type(&peer->v6) & IPV6_ADDR_LINKLOCAL)
+			sin6.sin6_scope_id = ifindex;
 		return nla_put(skb, type, sizeof(sin6), &sin6);
 	}
 	return 0;
+}
+
+static int coap_offload_put_peer(struct sk_buff *skb, int type,
+				 const struct coap_offload_peer *peer)
+{
+	return coap_offload_put_addr(skb, type, peer, 0);
 }
 
 /* Caller holds rcu_read_lock(). Never puts the key. */
@@ -431,7 +446,8 @@ static int coap_offload_put_session(struct sk_buff *skb,
 	    nla_put_u32(skb, COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT,
 			s->idle_timeout / HZ) ||
 	    nla_put_u32(skb, COAP_OFFLOAD_SESSION_A_IDLE, idle / HZ) ||
-	    coap_offload_put_peer(skb, COAP_OFFLOAD_SESSION_A_PEER, &peer)) {
+	    coap_offload_put_peer(skb, COAP_OFFLOAD_SESSION_A_PEER, &peer) ||
+	    nla_put_u8(skb, COAP_OFFLOAD_SESSION_A_ACK_MODE, s->ack_mode)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}
@@ -543,7 +559,8 @@ static int coap_offload_consumer_doit(struct sk_buff *skb,
 static struct sk_buff *
 coap_offload_message(const struct coap_offload_session *s, u64 message_id,
 		     u64 seq, const char *topic, const u8 *payload, size_t len,
-		     bool with_payload, const struct coap_offload_peer *peer)
+		     bool with_payload, const struct coap_offload_peer *peer,
+		     const struct coap_offload_origin *origin)
 {
 	struct nlattr *nest;
 	struct sk_buff *msg;
@@ -573,7 +590,13 @@ coap_offload_message(const struct coap_offload_session *s, u64 message_id,
 			      ktime_get_real_ns(), COAP_OFFLOAD_MESSAGE_A_PAD) ||
 	    nla_put_u64_64bit(msg, COAP_OFFLOAD_MESSAGE_A_SEQ, seq,
 			      COAP_OFFLOAD_MESSAGE_A_PAD) ||
-	    coap_offload_put_peer(msg, COAP_OFFLOAD_MESSAGE_A_PEER, peer))
+	    coap_offload_put_peer(msg, COAP_OFFLOAD_MESSAGE_A_PEER, peer) ||
+	    nla_put(msg, COAP_OFFLOAD_MESSAGE_A_COAP_TOKEN,
+		    origin->coap_token_len, origin->coap_token) ||
+	    (origin->separate &&
+	     nla_put_flag(msg, COAP_OFFLOAD_MESSAGE_A_SEPARATE)) ||
+	    coap_offload_put_addr(msg, COAP_OFFLOAD_MESSAGE_A_LOCAL,
+				  &origin->local, origin->ifindex))
 		goto err_free;
 	nla_nest_end(msg, nest);
 	genlmsg_end(msg, hdr);
@@ -591,7 +614,8 @@ err_free:
 int coap_offload_deliver(struct coap_offload_net *cn,
 			 const struct coap_offload_session *s, u64 message_id,
 			 u64 seq, const char *topic, const u8 *payload,
-			 size_t len, const struct coap_offload_peer *peer)
+			 size_t len, const struct coap_offload_peer *peer,
+			 const struct coap_offload_origin *origin)
 {
 	u32 portid = READ_ONCE(cn->consumer_portid);
 	struct sk_buff *msg;
@@ -600,7 +624,7 @@ int coap_offload_deliver(struct coap_offload_net *cn,
 	if (!portid)
 		return -ENOTCONN;
 	msg = coap_offload_message(s, message_id, seq, topic, payload, len,
-				   true, peer);
+				   true, peer, origin);
 	if (!msg)
 		return -ENOMEM;
 	/* Non-blocking: a full or closed consumer is a failure, not a wait. */
@@ -612,7 +636,7 @@ int coap_offload_deliver(struct coap_offload_net *cn,
 				COAP_OFFLOAD_MCGRP_MONITOR_ID))
 		return 0;
 	msg = coap_offload_message(s, message_id, seq, topic, payload, len,
-				   false, peer);
+				   false, peer, origin);
 	if (msg)
 		genlmsg_multicast_netns(&coap_offload_genl_family, cn->net, msg,
 					0, COAP_OFFLOAD_MCGRP_MONITOR_ID,
