@@ -61,6 +61,8 @@ bash "$(dirname "$0")/../e2e/auth_ratelimit.sh" "$stdir/.." 2>&1 |
 bash "$(dirname "$0")/../e2e/restart.sh" "$stdir/.." 2>&1 | tee "$out/restart.tap"
 # coapd's MQTT sink and spool against a real mosquitto broker.
 bash "$(dirname "$0")/../e2e/mqtt.sh" "$stdir/.." 2>&1 | tee "$out/mqtt.tap"
+# ackMode 1: the empty ACK, coapd's separate response and its backoff.
+bash "$(dirname "$0")/../e2e/ackmode.sh" "$stdir/.." 2>&1 | tee "$out/ackmode.tap"
 
 # The benchmark's every step on a few devices (tools/bench/run --smoke); the
 # debug kernel skips it (its VM is near its time limit; kmemleak marks it).

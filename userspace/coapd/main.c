@@ -279,7 +279,8 @@ static int setup(struct coapd *d)
 		return -1;
 	}
 	d->cache = coapd_cache_new();
-	if (!d->cache) {
+	d->confirm = coapd_confirm_new();
+	if (!d->cache || !d->confirm) {
 		coapd_log(LOG_ERR, "out of memory");
 		return -1;
 	}
@@ -340,6 +341,7 @@ static void teardown(struct coapd *d)
 	ratelimit_free(d->auth_fail_source);
 	ratelimit_free(d->auth_fail_device);
 	coapd_user_free(d->user);
+	coapd_confirm_free(d->confirm);
 	if (d->reg)
 		coap_registry_close(d->reg);
 	coapd_sinks_close(d);
@@ -405,7 +407,7 @@ static int run(struct coapd *d)
 			       .events = POLLIN },
 		[P_TICK] = { .fd = d->persist_tick_fd, .events = POLLIN },
 	};
-	int timeout;
+	int timeout, ct;
 
 	for (;;) {
 		/* A sink that cannot take a message: stop reading (sink.c). */
@@ -413,6 +415,10 @@ static int run(struct coapd *d)
 		/* --no-offload expires its own sessions. */
 		timeout = d->user ? coapd_user_tick(d->user) : -1;
 		coapd_sinks_pollfd(d, &pfd[P_MQTT], &timeout);
+		/* Separate responses due for retransmission wake us up. */
+		ct = coapd_confirm_timeout(d);
+		if (ct >= 0 && (timeout < 0 || ct < timeout))
+			timeout = ct;
 		if (poll(pfd, P_N, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -435,6 +441,7 @@ static int run(struct coapd *d)
 			return -1;
 		if (pfd[P_TICK].revents && coapd_persist_tick(d))
 			return -1;
+		coapd_confirm_tick(d);
 	}
 }
 
