@@ -74,7 +74,8 @@ struct coap_offload_session {
 	char product_key[COAP_OFFLOAD_IDENTITY_MAX + 1];
 	char device_name[COAP_OFFLOAD_IDENTITY_MAX + 1];
 	u8 next_answer;			/* under @lock; here, it fills a hole */
-	u32 cipher;			/* enum coap_offload_cipher */
+	u32 cipher;			/* enum coap_offload_cipher; 0: DTLS */
+	u32 mode;			/* enum coap_offload_session_mode */
 	struct crypto_aes_ctx aes;	/* both directions' key schedules */
 	u64 expires;			/* get_jiffies_64() */
 	unsigned long idle_timeout;	/* jiffies; 0: none */
@@ -169,6 +170,7 @@ int coap_offload_sessions_init(struct coap_offload_net *cn);
 void coap_offload_sessions_exit(struct coap_offload_net *cn);
 struct coap_offload_session *
 coap_offload_session_alloc(u32 cipher, const u8 *key, u64 seq_offset);
+struct coap_offload_session *coap_offload_session_alloc_dtls(void);
 void coap_offload_session_free(struct coap_offload_session *s);
 int coap_offload_session_insert(struct coap_offload_net *cn,
 				struct coap_offload_session *s);

@@ -159,6 +159,20 @@ enum coap_offload_cipher {
 };
 
 /**
+ * enum coap_offload_session_mode - how the session's device reaches the gateway
+ * @COAP_OFFLOAD_MODE_SYMMETRIC: plain UDP, AES inside the messages: the
+ *	module's fast path serves its publishes
+ * @COAP_OFFLOAD_MODE_DTLS: DTLS (UDP 5684), terminated by the daemon in user
+ *	space; the session is in the table so that one table lists every
+ *	device, but the fast path never accepts its token (its publishes are
+ *	left on the socket for the daemon, which answers 4.01)
+ */
+enum coap_offload_session_mode {
+	COAP_OFFLOAD_MODE_SYMMETRIC = 0,
+	COAP_OFFLOAD_MODE_DTLS = 1,
+};
+
+/**
  * enum coap_offload_session_attr - a session
  * @COAP_OFFLOAD_SESSION_A_UNSPEC: unused
  * @COAP_OFFLOAD_SESSION_A_TOKEN: binary, 1..%COAP_OFFLOAD_TOKEN_MAX bytes:
@@ -191,6 +205,10 @@ enum coap_offload_cipher {
  * @COAP_OFFLOAD_SESSION_A_PEER: binary (reply): the address the last
  *	delivered message came from, a struct sockaddr_in or sockaddr_in6;
  *	absent before the first
+ * @COAP_OFFLOAD_SESSION_A_MODE: u32, enum coap_offload_session_mode;
+ *	default (and in replies, always present) symmetric. A DTLS-mode
+ *	session takes no CIPHER, KEY or SEQ_OFFSET (-EINVAL when present);
+ *	its replies carry CIPHER 0
  */
 enum coap_offload_session_attr {
 	COAP_OFFLOAD_SESSION_A_UNSPEC,
@@ -211,6 +229,7 @@ enum coap_offload_session_attr {
 	COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT,
 	COAP_OFFLOAD_SESSION_A_IDLE,
 	COAP_OFFLOAD_SESSION_A_PEER,
+	COAP_OFFLOAD_SESSION_A_MODE,
 
 	__COAP_OFFLOAD_SESSION_A_MAX,
 	COAP_OFFLOAD_SESSION_A_MAX = __COAP_OFFLOAD_SESSION_A_MAX - 1
