@@ -114,8 +114,14 @@ $(BUILD)/e2e/restart-client: tests/e2e/restart-client.c $(WIRE_SRC) $(WIRE_HDR) 
 	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $< $(WIRE_SRC) \
 		userspace/lib/coap_proto.c -lcrypto -o $@
 
+# A DTLS client that retransmits a CON (tests/e2e/dtls.sh).
+$(BUILD)/e2e/dtls-dup: tests/e2e/dtls-dup.c
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) $< $(COAPD_DTLS_LIBS) -o $@
+
 e2e: $(BUILD)/coapd $(BUILD)/e2e/device-client $(BUILD)/e2e/registry-add \
-	$(BUILD)/coap-device $(BUILD)/e2e/restart-client $(BUILD)/coapctl
+	$(BUILD)/coap-device $(BUILD)/e2e/restart-client $(BUILD)/coapctl \
+	$(BUILD)/e2e/dtls-dup
 
 # coapctl, the operator's CLI (kernel over netlink, registry on SQLite).
 COAPCTL_LIB := $(WIRE_SRC) userspace/lib/coap_nl.c userspace/lib/coap_proto.c \
