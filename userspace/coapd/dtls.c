@@ -681,7 +681,7 @@ out:
 	return code;
 }
 
-/* The default topic rules of PROTOCOL.md (kmod/rules.c's defaults). */
+/* A topic rule (kmod/rules.c's syntax: {pk}, {dn}, + and a final #). */
 static bool segment_is(const char *seg, size_t len, const char *word)
 {
 	return strlen(word) == len && !memcmp(seg, word, len);
@@ -718,18 +718,40 @@ static bool rule_match(const char *rule, const char *topic, const char *pk,
 	return *topic == '\0';
 }
 
-static bool topic_allowed(const char *topic, const char *pk, const char *dn)
-{
-	static const char * const rules[] = {
-		"/{pk}/{dn}/#", "/sys/{pk}/{dn}/#", "/ota/device/+/{pk}/{dn}",
-		"/shadow/update/{pk}/{dn}",
-	};
-	size_t i;
+struct topic_check {
+	const char *topic, *pk, *dn;
+	bool allowed;
+};
 
-	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
-		if (rule_match(rules[i], topic, pk, dn))
-			return true;
-	return false;
+static int rules_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_RULES);
+	struct topic_check *tc = data;
+	const struct nlattr *a;
+
+	if (!nest)
+		return MNL_CB_OK;
+	mnl_attr_for_each_nested(a, nest)
+		if (mnl_attr_get_type(a) == COAP_OFFLOAD_A_RULE &&
+		    !mnl_attr_validate(a, MNL_TYPE_NUL_STRING) &&
+		    rule_match(mnl_attr_get_str(a), tc->topic, tc->pk, tc->dn))
+			tc->allowed = true;
+	return MNL_CB_OK;
+}
+
+/*
+ * The module's rules (CONFIG_GET: the configured ones, else PROTOCOL.md's
+ * defaults), so that `coapctl config set rules` governs DTLS devices too.
+ * 0 and tc->allowed set, or a negative errno (the caller answers 5.00).
+ */
+static int topic_allowed(struct coapd_dtls *dt, struct topic_check *tc)
+{
+	static char buf[COAP_NL_BUF_SIZE];
+
+	return coap_nl_talk(&dt->d->nl,
+			    coap_nl_request(&dt->d->nl, buf,
+					    COAP_OFFLOAD_CMD_CONFIG_GET, 0),
+			    rules_cb, tc);
 }
 
 /* POST /topic/...: the fast path's checks, then the sink. */
@@ -740,6 +762,7 @@ static uint8_t publish(struct coapd_dtls *dt, coap_session_t *s,
 	const coap_address_t *a = coap_session_get_addr_remote(s);
 	struct coapd_message m = { 0 };
 	char addr[COAPD_ADDR_LEN];
+	struct topic_check tc;
 	coap_opt_iterator_t it;
 	struct dtls_token *t;
 	coap_opt_t *o;
@@ -767,7 +790,14 @@ static uint8_t publish(struct coapd_dtls *dt, coap_session_t *s,
 			  peer_str(s, addr), p->pk, p->dn, t->pk, t->dn);
 		return COAP_CODE_UNAUTHORIZED;
 	}
-	if (!topic_allowed(topic, t->pk, t->dn)) {
+	tc = (struct topic_check){ .topic = topic, .pk = t->pk, .dn = t->dn };
+	if (topic_allowed(dt, &tc)) {
+		coapd_log(LOG_ERR, "dtls publish %s/%s: read the topic rules: %s",
+			  t->pk, t->dn, dt->d->nl.error[0] ? dt->d->nl.error :
+			  "netlink error");
+		return COAP_CODE_INTERNAL_ERROR;
+	}
+	if (!tc.allowed) {
 		coapd_log(LOG_INFO, "dtls publish %s/%s: topic %s forbidden",
 			  t->pk, t->dn, topic);
 		return COAP_CODE_FORBIDDEN;
