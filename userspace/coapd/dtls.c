@@ -961,9 +961,19 @@ int coapd_dtls_open(struct coapd *d)
 
 	if (!d->cfg.dtls_port)
 		return 0;
+	/* DTLS tokens live in the module's session table (and its rules). */
+	if (d->cfg.no_offload) {
+		coapd_log(LOG_NOTICE, "dtls: off with --no-offload (it needs the module's session table)");
+		return 0;
+	}
 	coap_startup();
 	coap_set_log_handler(libcoap_log);
-	coap_set_log_level(d->cfg.log_level >= LOG_DEBUG ? LOG_DEBUG :
+	/*
+	 * Never libcoap's debug level: its PDU dumps carry full tokens, and
+	 * by default they go to stdout, which may be the sink.
+	 */
+	coap_set_show_pdu_output(0);
+	coap_set_log_level(d->cfg.log_level >= LOG_DEBUG ? LOG_INFO :
 			   LOG_WARNING);
 	if (!coap_dtls_is_supported()) {
 		coapd_log(LOG_ERR, "dtls: this libcoap has no DTLS");
