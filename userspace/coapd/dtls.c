@@ -20,6 +20,7 @@
 
 #include <coap3/coap.h>
 
+#include "coap/coap_rules.h"
 #include "coapd.h"
 
 #define DTLS_TOKEN_BYTES	16	/* 128 bits, 32 hex characters */
@@ -523,57 +524,6 @@ out:
 	return code;
 }
 
-/* The default topic rules of PROTOCOL.md (kmod/rules.c's defaults). */
-static bool segment_is(const char *seg, size_t len, const char *word)
-{
-	return strlen(word) == len && !memcmp(seg, word, len);
-}
-
-static bool rule_match(const char *rule, const char *topic, const char *pk,
-		       const char *dn)
-{
-	while (*rule) {
-		const char *rseg = rule + 1, *tseg = topic + 1;
-		const char *rend = strchrnul(rseg, '/'), *tend;
-		size_t rlen = rend - rseg, tlen;
-		bool ok;
-
-		if (*topic != '/')
-			return false;
-		if (segment_is(rseg, rlen, "#"))
-			return *tseg != '\0';
-		tend = strchrnul(tseg, '/');
-		tlen = tend - tseg;
-		if (segment_is(rseg, rlen, "+"))
-			ok = true;
-		else if (segment_is(rseg, rlen, "{pk}"))
-			ok = segment_is(tseg, tlen, pk);
-		else if (segment_is(rseg, rlen, "{dn}"))
-			ok = segment_is(tseg, tlen, dn);
-		else
-			ok = rlen == tlen && !memcmp(rseg, tseg, tlen);
-		if (!ok)
-			return false;
-		rule = rend;
-		topic = tend;
-	}
-	return *topic == '\0';
-}
-
-static bool topic_allowed(const char *topic, const char *pk, const char *dn)
-{
-	static const char * const rules[] = {
-		"/{pk}/{dn}/#", "/sys/{pk}/{dn}/#", "/ota/device/+/{pk}/{dn}",
-		"/shadow/update/{pk}/{dn}",
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
-		if (rule_match(rules[i], topic, pk, dn))
-			return true;
-	return false;
-}
-
 /* POST /topic/...: the fast path's checks, then the sink. */
 static uint8_t publish(struct coapd_dtls *dt, coap_session_t *s,
 		       struct dtls_peer *p, const coap_pdu_t *req,
@@ -605,7 +555,8 @@ static uint8_t publish(struct coapd_dtls *dt, coap_session_t *s,
 			  peer_str(s, addr), p->pk, p->dn, t->pk, t->dn);
 		return COAP_CODE_UNAUTHORIZED;
 	}
-	if (!topic_allowed(topic, t->pk, t->dn)) {
+	/* PROTOCOL.md's default rules, judged by the module's own code. */
+	if (!coap_topic_allowed(NULL, 0, topic, t->pk, t->dn)) {
 		coapd_log(LOG_INFO, "dtls publish %s/%s: topic %s forbidden",
 			  t->pk, t->dn, topic);
 		return COAP_CODE_FORBIDDEN;
