@@ -12,18 +12,9 @@ dev=${1:-build/coap-device}
 tmp=$(mktemp -d)
 silent_pid=
 trap '[ -n "$silent_pid" ] && kill $silent_pid 2>/dev/null; rm -rf "$tmp"' EXIT
-n=0
 
 echo "TAP version 13"
-ok() { # status description
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		sed 's/^/# /' "$tmp/out" "$tmp/err" 2>/dev/null
-	fi
-}
+. tests/cli/lib.sh
 run() { # ARGS...: run it, keep stdout/stderr, set $rc
 	timeout 60 "$dev" "$@" >"$tmp/out" 2>"$tmp/err"
 	rc=$?

@@ -11,19 +11,10 @@ cd "$(dirname "$0")/../.." || exit 1
 coapd=$(realpath "${1:-build/coapd}")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0
 
 echo "TAP version 13"
 echo "1..43"
-ok() { # status description
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		sed 's/^/# /' "$tmp/out" "$tmp/err" 2>/dev/null
-	fi
-}
+. tests/cli/lib.sh
 run() { # ARGS...: run coapd, keep stdout/stderr, set $rc
 	timeout 20 "$coapd" "$@" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
