@@ -415,6 +415,63 @@ static long sum(const volatile long *v, int n)
 	return s;
 }
 
+/*
+ * Traffic from the device side, per family (0: IPv4, 1: IPv6): a socket
+ * a flooder sends from, and one the test probes the fast path with.
+ */
+struct floods {
+	int dev[2], probe[2];
+	pid_t flooder[2];
+};
+
+static void floods_init(struct floods *f)
+{
+	f->dev[0] = f->dev[1] = f->probe[0] = f->probe[1] = -1;
+	f->flooder[0] = f->flooder[1] = 0;
+}
+
+static void floods_stop(struct floods *f)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		stop_child(&f->flooder[i]);
+		close(f->dev[i]);
+		close(f->probe[i]);
+		f->dev[i] = f->probe[i] = -1;
+	}
+}
+
+/*
+ * Both families' sockets from ip[i] to the gateway's gw[i], their flooders
+ * (numbered 0 and 1) started, and the fast path seen answering a probe in
+ * each family under the flood. nl (may be NULL) only feeds the log.
+ */
+static void floods_start(struct __test_metadata *_metadata, struct floods *f,
+			 const char *const ip[2],
+			 const struct sockaddr_storage gw[2],
+			 const socklen_t gw_len[2], struct shared *sh,
+			 struct coap_nl *nl, uint64_t *seq)
+{
+	static const int family[2] = { AF_INET, AF_INET6 };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		f->dev[i] = udp_socket(family[i], ip[i], 0, &gw[i], gw_len[i]);
+		f->probe[i] = udp_socket(family[i], ip[i], 0, &gw[i],
+					 gw_len[i]);
+		ASSERT_LE(0, f->dev[i]);
+		ASSERT_LE(0, f->probe[i]);
+	}
+	for (i = 0; i < 2; i++) {
+		f->flooder[i] = start_flooder(f->dev[i], i, sh);
+		ASSERT_LT(0, f->flooder[i]);
+	}
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(1, probe(f->probe[i], seq, 10, 500))
+			log_stats(_metadata, nl, sh);
+}
+
 /* ---- (a) a namespace destroyed under traffic ------------------------ */
 
 /*
@@ -500,13 +557,13 @@ out:
 
 FIXTURE(netns_teardown) {
 	struct shared *sh;
-	pid_t gateway, flooder[2];
-	int probe4, probe6, flood4, flood6;
+	pid_t gateway;
+	struct floods floods;
 };
 
 FIXTURE_SETUP(netns_teardown)
 {
-	self->probe4 = self->probe6 = self->flood4 = self->flood6 = -1;
+	floods_init(&self->floods);
 	self->sh = shared_new();
 	ASSERT_NE(NULL, self->sh);
 	/* The test's own side of the link gets a namespace of its own too. */
@@ -516,13 +573,8 @@ FIXTURE_SETUP(netns_teardown)
 
 FIXTURE_TEARDOWN(netns_teardown)
 {
-	stop_child(&self->flooder[0]);
-	stop_child(&self->flooder[1]);
+	floods_stop(&self->floods);
 	stop_child(&self->gateway);
-	close(self->probe4);
-	close(self->probe6);
-	close(self->flood4);
-	close(self->flood6);
 	/* The veth pair went with the gateway's namespace, ours goes with us. */
 }
 
@@ -536,8 +588,9 @@ FIXTURE_TEARDOWN(netns_teardown)
  */
 TEST_F_TIMEOUT(netns_teardown, destroyed_under_flood, 180)
 {
-	struct sockaddr_storage gw4, gw6;
-	socklen_t gw4_len, gw6_len;
+	static const char *const ip[2] = { "10.198.0.2", "fd00:198::2" };
+	struct sockaddr_storage gw[2];
+	socklen_t gw_len[2];
 	int ready[2], go[2], i;
 	long attempts_at_kill, t0;
 	uint64_t seq = SEQ_OFFSET;
@@ -567,26 +620,13 @@ TEST_F_TIMEOUT(netns_teardown, destroyed_under_flood, 180)
 		TH_LOG("gateway namespace setup failed at step %d", status);
 	}
 
-	ASSERT_EQ(0, make_addr(AF_INET, "10.198.0.1", GW_PORT, &gw4, &gw4_len));
-	ASSERT_EQ(0, make_addr(AF_INET6, "fd00:198::1", GW_PORT, &gw6, &gw6_len));
-	self->probe4 = udp_socket(AF_INET, "10.198.0.2", 0, &gw4, gw4_len);
-	self->probe6 = udp_socket(AF_INET6, "fd00:198::2", 0, &gw6, gw6_len);
-	self->flood4 = udp_socket(AF_INET, "10.198.0.2", 0, &gw4, gw4_len);
-	self->flood6 = udp_socket(AF_INET6, "fd00:198::2", 0, &gw6, gw6_len);
-	ASSERT_LE(0, self->probe4);
-	ASSERT_LE(0, self->probe6);
-	ASSERT_LE(0, self->flood4);
-	ASSERT_LE(0, self->flood6);
-	self->flooder[0] = start_flooder(self->flood4, 0, self->sh);
-	self->flooder[1] = start_flooder(self->flood6, 1, self->sh);
-	ASSERT_LT(0, self->flooder[0]);
-	ASSERT_LT(0, self->flooder[1]);
-
+	ASSERT_EQ(0, make_addr(AF_INET, "10.198.0.1", GW_PORT, &gw[0],
+			       &gw_len[0]));
+	ASSERT_EQ(0, make_addr(AF_INET6, "fd00:198::1", GW_PORT, &gw[1],
+			       &gw_len[1]));
 	/* The gateway answers over the veth, in both families, under flood. */
-	ASSERT_EQ(1, probe(self->probe4, &seq, 10, 500))
-		log_stats(_metadata, NULL, self->sh);
-	ASSERT_EQ(1, probe(self->probe6, &seq, 10, 500))
-		log_stats(_metadata, NULL, self->sh);
+	floods_start(_metadata, &self->floods, ip, gw, gw_len, self->sh, NULL,
+		     &seq);
 	sleep_ms(300);
 
 	/* Destroy the namespace: its processes die, its sockets close. */
@@ -604,8 +644,7 @@ TEST_F_TIMEOUT(netns_teardown, destroyed_under_flood, 180)
 	/* The outside flood goes on while the namespace is dismantled. */
 	sleep_ms(500);
 	EXPECT_LT(attempts_at_kill, sum(self->sh->attempts, MAX_FLOODERS));
-	stop_child(&self->flooder[0]);
-	stop_child(&self->flooder[1]);
+	floods_stop(&self->floods);
 
 	/* The namespace is gone for real: the veth pair went with it. */
 	t0 = now_ms();
@@ -776,14 +815,15 @@ FIXTURE(module_unload) {
 	const char *ko;
 	struct shared *sh;
 	struct coap_nl nl;
-	pid_t consumer, flooder[2];
-	int gw4, gw6, dev4, dev6, probe4, probe6;
+	pid_t consumer;
+	int gw4, gw6;
+	struct floods floods;
 };
 
 FIXTURE_SETUP(module_unload)
 {
-	self->gw4 = self->gw6 = self->dev4 = self->dev6 = -1;
-	self->probe4 = self->probe6 = -1;
+	self->gw4 = self->gw6 = -1;
+	floods_init(&self->floods);
 	self->ko = getenv("COAP_OFFLOAD_KO");
 	if (self->ko && !*self->ko)
 		self->ko = NULL;
@@ -791,13 +831,8 @@ FIXTURE_SETUP(module_unload)
 
 FIXTURE_TEARDOWN(module_unload)
 {
-	stop_child(&self->flooder[0]);
-	stop_child(&self->flooder[1]);
+	floods_stop(&self->floods);
 	stop_child(&self->consumer);
-	close(self->probe4);
-	close(self->probe6);
-	close(self->dev4);
-	close(self->dev6);
 	close(self->gw4);
 	close(self->gw6);
 	if (self->nl.nl)
@@ -815,9 +850,10 @@ FIXTURE_TEARDOWN(module_unload)
  */
 TEST_F_TIMEOUT(module_unload, unload_under_flood, 180)
 {
-	struct sockaddr_storage gw4_addr, gw6_addr;
-	socklen_t gw4_len, gw6_len;
+	static const char *const ip[2] = { "127.0.0.1", "::1" };
 	static const char marker[] = "plain UDP after rmmod";
+	struct sockaddr_storage gw[2];
+	socklen_t gw_len[2];
 	uint64_t seq = SEQ_OFFSET;
 	uint8_t buf[1400];
 	struct coap_nl tmp;
@@ -836,11 +872,10 @@ TEST_F_TIMEOUT(module_unload, unload_under_flood, 180)
 	ASSERT_EQ(0, coap_nl_open(&self->nl));
 	self->consumer = start_consumer(self->sh);
 	ASSERT_LT(0, self->consumer);
-	ASSERT_EQ(0, make_addr(AF_INET, "127.0.0.1", GW_PORT, &gw4_addr,
-			       &gw4_len));
-	ASSERT_EQ(0, make_addr(AF_INET6, "::1", GW_PORT, &gw6_addr, &gw6_len));
-	self->gw4 = udp_socket(AF_INET, "127.0.0.1", GW_PORT, NULL, 0);
-	self->gw6 = udp_socket(AF_INET6, "::1", GW_PORT, NULL, 0);
+	ASSERT_EQ(0, make_addr(AF_INET, ip[0], GW_PORT, &gw[0], &gw_len[0]));
+	ASSERT_EQ(0, make_addr(AF_INET6, ip[1], GW_PORT, &gw[1], &gw_len[1]));
+	self->gw4 = udp_socket(AF_INET, ip[0], GW_PORT, NULL, 0);
+	self->gw6 = udp_socket(AF_INET6, ip[1], GW_PORT, NULL, 0);
 	ASSERT_LE(0, self->gw4);
 	ASSERT_LE(0, self->gw6);
 	ASSERT_EQ(0, socket_cmd(&self->nl, COAP_OFFLOAD_CMD_SOCKET_ATTACH,
@@ -848,22 +883,8 @@ TEST_F_TIMEOUT(module_unload, unload_under_flood, 180)
 	ASSERT_EQ(0, socket_cmd(&self->nl, COAP_OFFLOAD_CMD_SOCKET_ATTACH,
 				self->gw6));
 	ASSERT_EQ(0, push_sessions(&self->nl, 2));
-	self->dev4 = udp_socket(AF_INET, "127.0.0.1", 0, &gw4_addr, gw4_len);
-	self->dev6 = udp_socket(AF_INET6, "::1", 0, &gw6_addr, gw6_len);
-	self->probe4 = udp_socket(AF_INET, "127.0.0.1", 0, &gw4_addr, gw4_len);
-	self->probe6 = udp_socket(AF_INET6, "::1", 0, &gw6_addr, gw6_len);
-	ASSERT_LE(0, self->dev4);
-	ASSERT_LE(0, self->dev6);
-	ASSERT_LE(0, self->probe4);
-	ASSERT_LE(0, self->probe6);
-	self->flooder[0] = start_flooder(self->dev4, 0, self->sh);
-	self->flooder[1] = start_flooder(self->dev6, 1, self->sh);
-	ASSERT_LT(0, self->flooder[0]);
-	ASSERT_LT(0, self->flooder[1]);
-	ASSERT_EQ(1, probe(self->probe4, &seq, 10, 500))
-		log_stats(_metadata, &self->nl, self->sh);
-	ASSERT_EQ(1, probe(self->probe6, &seq, 10, 500))
-		log_stats(_metadata, &self->nl, self->sh);
+	floods_start(_metadata, &self->floods, ip, gw, gw_len, self->sh,
+		     &self->nl, &seq);
 	EXPECT_TRUE(flood_answered(self->sh, 0, 5000))
 		log_stats(_metadata, &self->nl, self->sh);
 	EXPECT_TRUE(flood_answered(self->sh, 1, 5000))
@@ -876,8 +897,8 @@ TEST_F_TIMEOUT(module_unload, unload_under_flood, 180)
 	EXPECT_EQ(-ENOENT, coap_nl_open(&tmp));
 	/* The flood goes on into what are plain sockets now. */
 	sleep_ms(300);
-	stop_child(&self->flooder[0]);
-	stop_child(&self->flooder[1]);
+	stop_child(&self->floods.flooder[0]);
+	stop_child(&self->floods.flooder[1]);
 	EXPECT_LT(0, self->sh->sent[0]);
 	EXPECT_LT(0, self->sh->sent[1]);
 	after4 = drain_socket(self->gw4);
@@ -891,7 +912,7 @@ TEST_F_TIMEOUT(module_unload, unload_under_flood, 180)
 	plain = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	ASSERT_LE(0, plain);
 	ASSERT_EQ(sizeof(marker), sendto(plain, marker, sizeof(marker), 0,
-					 (struct sockaddr *)&gw4_addr, gw4_len));
+					 (struct sockaddr *)&gw[0], gw_len[0]));
 	n = recv_wait(self->gw4, buf, sizeof(buf), 2000);
 	EXPECT_EQ(sizeof(marker), n);
 	EXPECT_EQ(0, memcmp(buf, marker, sizeof(marker)));
@@ -899,7 +920,7 @@ TEST_F_TIMEOUT(module_unload, unload_under_flood, 180)
 	plain = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	ASSERT_LE(0, plain);
 	ASSERT_EQ(sizeof(marker), sendto(plain, marker, sizeof(marker), 0,
-					 (struct sockaddr *)&gw6_addr, gw6_len));
+					 (struct sockaddr *)&gw[1], gw_len[1]));
 	n = recv_wait(self->gw6, buf, sizeof(buf), 2000);
 	EXPECT_EQ(sizeof(marker), n);
 	EXPECT_EQ(0, memcmp(buf, marker, sizeof(marker)));
@@ -916,9 +937,9 @@ TEST_F_TIMEOUT(module_unload, unload_under_flood, 180)
 	stop_child(&self->consumer);
 	self->consumer = start_consumer(self->sh);
 	ASSERT_LT(0, self->consumer);
-	drain_socket(self->probe4);
+	drain_socket(self->floods.probe[0]);
 	seq = SEQ_OFFSET;
-	EXPECT_EQ(1, probe(self->probe4, &seq, 10, 500))
+	EXPECT_EQ(1, probe(self->floods.probe[0], &seq, 10, 500))
 		log_stats(_metadata, &self->nl, self->sh);
 	EXPECT_EQ(0, socket_cmd(&self->nl, COAP_OFFLOAD_CMD_SOCKET_DETACH,
 				self->gw4));
