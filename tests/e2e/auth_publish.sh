@@ -28,20 +28,7 @@ echo "1..$((client_tests + script_tests))"
 . "$(dirname "$0")/lib.sh"
 [ "$port" = free ] && port=$(free_port)
 
-work=$(mktemp -d /tmp/e2e.XXXXXX)
-db=$work/registry.db
-sink=$work/sink.jsonl
-log=$work/coapd.log
-cleanup() {
-	[ -n "$coapd_pid" ] && kill "$coapd_pid" 2>/dev/null
-	# Kept for a look after the run (tools/vm/run --out); no secrets.
-	if [ -n "${COAP_VM_OUT:-}" ]; then
-		cp "$log" "$COAP_VM_OUT/e2e-coapd.log" 2>/dev/null
-		cp "$sink" "$COAP_VM_OUT/e2e-sink.jsonl" 2>/dev/null
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
+e2e_workdir e2e
 
 # 1: the registry. coapctl once it exists, the test helper otherwise.
 if [ -x "$build/coapctl" ] &&

@@ -22,16 +22,7 @@ echo "TAP version 13"
 echo "1..15"
 . "$(dirname "$0")/lib.sh"
 
-work=$(mktemp -d /tmp/auth-ratelimit.XXXXXX)
-db=$work/registry.db
-sink=$work/sink.jsonl
-log=$work/coapd.log
-cleanup() {
-	[ -n "$coapd_pid" ] && kill "$coapd_pid" 2>/dev/null
-	[ -n "${COAP_VM_OUT:-}" ] && cp "$log" "$COAP_VM_OUT/auth-ratelimit-coapd.log"
-	rm -rf "$work"
-}
-trap cleanup EXIT
+e2e_workdir auth-ratelimit
 
 for dn in dev1 dev2 dev3; do
 	"$build/coapctl" -r "$db" device add "$pk/$dn" secret "$secret" >/dev/null || break

@@ -23,19 +23,7 @@ echo "TAP version 13"
 echo "1..20"
 . "$(dirname "$0")/lib.sh"
 
-work=$(mktemp -d /tmp/coap-device.XXXXXX)
-db=$work/registry.db
-sink=$work/sink.jsonl
-log=$work/coapd.log
-cleanup() {
-	[ -n "$coapd_pid" ] && kill "$coapd_pid" 2>/dev/null
-	if [ -n "${COAP_VM_OUT:-}" ]; then
-		cp "$log" "$COAP_VM_OUT/coap-device-coapd.log" 2>/dev/null
-		cp "$sink" "$COAP_VM_OUT/coap-device-sink.jsonl" 2>/dev/null
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
+e2e_workdir coap-device
 
 # Device options shared by most calls.
 d() { timeout 120 "$dev" -H 127.0.0.1 -p "$port" --pk "$pk" --dn "$dn" "$@"; }

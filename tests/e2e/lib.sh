@@ -21,6 +21,29 @@ socket.socket(socket.AF_INET, socket.SOCK_DGRAM).bind(("0.0.0.0", int(sys.argv[1
 	echo 5682
 }
 
+# e2e_workdir NAME: a fresh directory $work with the paths $db, $sink and
+# $log in it. At exit coapd is stopped, what it logged (every
+# $work/coapd*.log) and the sink are kept in $COAP_VM_OUT as
+# NAME-coapd.log and NAME-sink.jsonl (neither holds a secret), and $work
+# goes. A script with more to undo defines e2e_cleanup_more, run first.
+e2e_workdir() {
+	e2e_name=$1
+	work=$(mktemp -d "/tmp/$1.XXXXXX")
+	db=$work/registry.db
+	sink=$work/sink.jsonl
+	log=$work/coapd.log
+	trap e2e_cleanup EXIT
+}
+e2e_cleanup() {
+	declare -F e2e_cleanup_more >/dev/null && e2e_cleanup_more
+	[ -n "$coapd_pid" ] && kill "$coapd_pid" 2>/dev/null
+	if [ -n "${COAP_VM_OUT:-}" ]; then
+		cat "$work"/coapd*.log >"$COAP_VM_OUT/$e2e_name-coapd.log" 2>/dev/null
+		cp "$sink" "$COAP_VM_OUT/$e2e_name-sink.jsonl" 2>/dev/null
+	fi
+	rm -rf "$work"
+}
+
 coapd_pid=
 # start_coapd [COAPD ARGS...]: coapd in the foreground on $port with $db and
 # a synced sink $sink, logging to $log, under $COAPD_WRAPPER when set (e.g.
@@ -47,20 +70,7 @@ stop_coapd() {
 	kill -TERM "$coapd_pid"
 	wait "$coapd_pid"
 	status=$?
-	# free_port: a random high UDP port nobody listens on now (host tests may
-# run beside each other); 5682 if none is found.
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
-		python3 -c 'import socket, sys
-socket.socket(socket.AF_INET, socket.SOCK_DGRAM).bind(("0.0.0.0", int(sys.argv[1])))' \
-			"$p" 2>/dev/null && { echo "$p"; return; }
-	done
-	echo 5682
-}
-
-coapd_pid=
+	coapd_pid=
 	result $status "coapd exits 0 on SIGTERM"
 	[ $status = 0 ] || tail -n 20 "$log" | show
 }

@@ -18,15 +18,7 @@ echo "TAP version 13"
 echo "1..19"
 . "$(dirname "$0")/lib.sh"
 
-work=$(mktemp -d /tmp/nooffload.XXXXXX)
-db=$work/registry.db
-sink=$work/sink.jsonl
-log=$work/coapd.log
-cleanup() {
-	[ -n "$coapd_pid" ] && kill "$coapd_pid" 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
+e2e_workdir nooffload
 
 port=$(free_port)
 device() { # coap-device arguments...
