@@ -114,8 +114,14 @@ $(BUILD)/e2e/restart-client: tests/e2e/restart-client.c $(WIRE_SRC) $(WIRE_HDR) 
 	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $< $(WIRE_SRC) \
 		userspace/lib/coap_proto.c -lcrypto -o $@
 
+# An LD_PRELOAD shim that holds a daemon right after it binds its port.
+$(BUILD)/e2e/bind-delay.so: tests/e2e/bind-delay.c
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -shared -fPIC $< -ldl -o $@
+
 e2e: $(BUILD)/coapd $(BUILD)/e2e/device-client $(BUILD)/e2e/registry-add \
 	$(BUILD)/coap-device $(BUILD)/e2e/restart-client $(BUILD)/coapctl \
+	$(BUILD)/e2e/bind-delay.so \
 	$(BUILD)/bench/loadgen
 
 # coapctl, the operator's CLI (kernel over netlink, registry on SQLite).

@@ -4,7 +4,9 @@
 #  1. devices authenticate and publish; coapd is killed (SIGKILL) while they
 #     publish and started again: the same tokens keep working with no new
 #     /auth (the kernel kept the sessions), every publish is answered 2.05,
-#     the sink holds each message once, the session list is unchanged;
+#     the sink holds each message once, the session list is unchanged; a
+#     publish arriving right after a restarting coapd bound its port is
+#     answered by the module (2.05), never by coapd (4.01);
 #  2. a session that expires while coapd runs leaves the registry;
 #  3. the module is unloaded under a running coapd (which stops, status 1),
 #     loaded again, coapd started: the sessions come back from the registry,
@@ -22,7 +24,7 @@ client=$build/e2e/restart-client
 coapctl=$build/coapctl
 
 echo "TAP version 13"
-echo "1..29"
+echo "1..31"
 . "$(dirname "$0")/lib.sh"
 
 work=$(mktemp -d /tmp/restart.XXXXXX)
@@ -140,6 +142,34 @@ rows >"$work/rows"
 show "$work/rows"
 [ "$(grep -c . "$work/rows")" = 2 ]
 result $? "the registry holds the two sessions"
+
+# A publish that reaches the port as soon as a restarting coapd has bound
+# it must meet the module's fast path, not coapd: coapd does not know the
+# kernel's tokens, and its 4.01 would send the device to /auth for nothing.
+# The bind-delay shim holds coapd for 3 s right after its IPv4 bind; devB
+# publishes the moment the port is bound, and must be answered 2.05 by the
+# module while coapd is still held there.
+kill -9 "$coapd_pid"
+wait "$coapd_pid" 2>/dev/null
+coapd_pid=
+mark=$work/bound
+(
+	for _ in $(seq 1200); do [ -e "$mark" ] && break; sleep 0.05; done
+	dev devB publish 2 boundB >"$work/pubB-bound.out" 2>&1
+	touch "$work/bound-done"
+) &
+pidB=$!
+COAPD_WRAPPER="env LD_PRELOAD=$build/e2e/bind-delay.so BIND_DELAY_PORT=$port BIND_DELAY_MARK=$mark BIND_DELAY_MS=3000" \
+	start
+# Answered while coapd was held in bind(), or only once it ran?
+early=no
+[ -e "$work/bound-done" ] && early=yes
+wait "$pidB"
+stB=$?
+show "$work/pubB-bound.out"
+[ -e "$mark" ] && [ $stB = 0 ] && [ "$(acked "$work/pubB-bound.out")" = 2 ] &&
+	! grep -q ': 4\.01$' "$work/pubB-bound.out" && [ $early = yes ]
+result $? "publishes right after the restarted coapd's bind meet the module: 2.05, no 4.01 (answered while coapd was held: $early)"
 
 # An operator deletes devE's session while coapd is down, the
 # module staying loaded: the restarted coapd must not bring it back.

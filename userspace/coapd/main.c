@@ -88,8 +88,8 @@ static int socket_attach(struct coapd *d, int fd)
 }
 
 /*
- * A UDP socket of family on the port, bound to the wildcard address and
- * attached to the module. Returns the fd, -EAFNOSUPPORT when the kernel has
+ * A UDP socket of family on the port, attached to the module and bound to
+ * the wildcard address. Returns the fd, -EAFNOSUPPORT when the kernel has
  * no such family (IPv6 compiled out or disabled: run on IPv4 alone), or
  * another negative errno.
  */
@@ -115,18 +115,27 @@ static int udp_open(struct coapd *d, int family)
 		goto err_errno;
 	if (coapd_udp_pktinfo(fd, family))
 		goto err_errno;
-	if (family == AF_INET ? bind(fd, (struct sockaddr *)&a4, sizeof(a4)) :
-				bind(fd, (struct sockaddr *)&a6, sizeof(a6))) {
-		err = -errno;
-		coapd_log(LOG_ERR, "%s UDP port %u: bind: %s", name,
-			  d->cfg.port, strerror(-err));
-		goto err_close;
-	}
+	/*
+	 * Attach first, bind then: a socket receives nothing before it is
+	 * bound, so every datagram it ever gets passes the module. Bound
+	 * first, a publish arriving before the attach would reach us with a
+	 * token only the kernel knows, and its 4.01 would send the device
+	 * to /auth for nothing (a restart under traffic). The module takes
+	 * an unbound socket: it answers from the datagram's own addresses.
+	 */
 	err = d->user ? 0 : socket_attach(d, fd);
 	if (err) {
 		coapd_log(LOG_ERR, "%s UDP port %u: attach to the module: %s%s%s",
 			  name, d->cfg.port, strerror(-err),
 			  d->nl.error[0] ? ": " : "", d->nl.error);
+		goto err_close;
+	}
+	if (family == AF_INET ? bind(fd, (struct sockaddr *)&a4, sizeof(a4)) :
+				bind(fd, (struct sockaddr *)&a6, sizeof(a6))) {
+		err = -errno;
+		coapd_log(LOG_ERR, "%s UDP port %u: bind: %s", name,
+			  d->cfg.port, strerror(-err));
+		/* Closing it detaches it. */
 		goto err_close;
 	}
 	coapd_log(LOG_INFO, "%s UDP port %u %s", name, d->cfg.port,
