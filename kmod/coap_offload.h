@@ -45,6 +45,19 @@ struct coap_offload_peer {
 	};
 };
 
+/*
+ * What the consumer needs to answer a delivered CON itself (a separate
+ * response, %COAP_OFFLOAD_ACK_SEPARATE): where the request came to, and
+ * its CoAP token.
+ */
+struct coap_offload_origin {
+	struct coap_offload_peer local;
+	int ifindex;			/* arrival interface */
+	const u8 *coap_token;
+	u8 coap_token_len;
+	bool separate;			/* the device got an empty ACK */
+};
+
 /* The namespace's topic rules (rules.c). */
 struct coap_offload_rules {
 	struct rcu_head rcu;
@@ -57,7 +70,7 @@ struct coap_offload_answer {
 	u64 message_id;		/* option 2090; 0 when the answer has none */
 	u32 sent;		/* jiffies, truncated: answers live 247 s */
 	u16 coap_mid;
-	u8 code;
+	u8 code;		/* COAP_CODE_EMPTY: an empty ACK */
 	bool valid;
 };
 
@@ -76,6 +89,7 @@ struct coap_offload_session {
 	char product_key[COAP_OFFLOAD_IDENTITY_MAX + 1];
 	char device_name[COAP_OFFLOAD_IDENTITY_MAX + 1];
 	u8 next_answer;			/* under @lock; here, it fills a hole */
+	u8 ack_mode;			/* enum coap_offload_ack_mode; a hole */
 	u32 cipher;			/* enum coap_offload_cipher */
 	struct crypto_aes_ctx aes;	/* both directions' key schedules */
 	u64 expires;			/* get_jiffies_64() */
@@ -237,7 +251,8 @@ void coap_offload_genl_exit(void);
 int coap_offload_deliver(struct coap_offload_net *cn,
 			 const struct coap_offload_session *s, u64 *message_id,
 			 u64 seq, const char *topic, const u8 *payload,
-			 size_t len, const struct coap_offload_peer *peer);
+			 size_t len, const struct coap_offload_peer *peer,
+			 const struct coap_offload_origin *origin);
 void coap_offload_notify(struct coap_offload_net *cn,
 			 enum coap_offload_event_type type,
 			 const struct coap_offload_session *s,

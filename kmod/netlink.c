@@ -12,6 +12,7 @@
 #include <linux/ipv6.h>
 #include <linux/udp.h>
 #include <net/genetlink.h>
+#include <net/ipv6.h>
 #include <linux/coap_offload.h>
 
 #include "coap_offload.h"
@@ -49,6 +50,8 @@ coap_offload_session_policy[COAP_OFFLOAD_SESSION_A_MAX + 1] = {
 		NLA_POLICY_FULL_RANGE(NLA_U32, &coap_offload_idle_range),
 	[COAP_OFFLOAD_SESSION_A_IDLE] = { .type = NLA_REJECT },
 	[COAP_OFFLOAD_SESSION_A_PEER] = { .type = NLA_REJECT },
+	[COAP_OFFLOAD_SESSION_A_ACK_MODE] =
+		NLA_POLICY_MAX(NLA_U8, COAP_OFFLOAD_ACK_SEPARATE),
 };
 
 /* Inside COAP_OFFLOAD_A_RULES: only COAP_OFFLOAD_A_RULE. */
@@ -309,6 +312,8 @@ coap_offload_session_from_attrs(struct genl_info *info, struct nlattr **tb,
 	if (tb[COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT])
 		s->idle_timeout = nla_get_u32(tb[COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT]) * HZ;
 	s->last_seen = jiffies;
+	if (tb[COAP_OFFLOAD_SESSION_A_ACK_MODE])
+		s->ack_mode = nla_get_u8(tb[COAP_OFFLOAD_SESSION_A_ACK_MODE]);
 	return s;
 }
 
@@ -364,8 +369,9 @@ static int coap_offload_session_flush_doit(struct sk_buff *skb,
 	return 0;
 }
 
-static int coap_offload_put_peer(struct sk_buff *skb, int type,
-				 const struct coap_offload_peer *peer)
+static int coap_offload_put_addr(struct sk_buff *skb, int type,
+				 const struct coap_offload_peer *peer,
+				 int ifindex)
 {
 	if (peer->family == AF_INET) {
 		struct sockaddr_in sin = {
@@ -383,9 +389,18 @@ static int coap_offload_put_peer(struct sk_buff *skb, int type,
 			.sin6_addr = peer->v6,
 		};
 
+		/* A link-local address means nothing without its link. */
+		if (ipv6_addr_type(&peer->v6) & IPV6_ADDR_LINKLOCAL)
+			sin6.sin6_scope_id = ifindex;
 		return nla_put(skb, type, sizeof(sin6), &sin6);
 	}
 	return 0;
+}
+
+static int coap_offload_put_peer(struct sk_buff *skb, int type,
+				 const struct coap_offload_peer *peer)
+{
+	return coap_offload_put_addr(skb, type, peer, 0);
 }
 
 /* Caller holds rcu_read_lock(). Never puts the key. */
@@ -439,7 +454,8 @@ static int coap_offload_put_session(struct sk_buff *skb,
 	    nla_put_u32(skb, COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT,
 			s->idle_timeout / HZ) ||
 	    nla_put_u32(skb, COAP_OFFLOAD_SESSION_A_IDLE, idle / HZ) ||
-	    coap_offload_put_peer(skb, COAP_OFFLOAD_SESSION_A_PEER, &peer)) {
+	    coap_offload_put_peer(skb, COAP_OFFLOAD_SESSION_A_PEER, &peer) ||
+	    nla_put_u8(skb, COAP_OFFLOAD_SESSION_A_ACK_MODE, s->ack_mode)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}
@@ -564,9 +580,10 @@ static int coap_offload_message_confirm_doit(struct sk_buff *skb,
  * consumer's messages are held until confirmed and count against
  * COAP_OFFLOAD_PENDING_MAX_BYTES. Every attribute put there is counted here.
  */
-static size_t coap_offload_message_size(const struct coap_offload_session *s,
-					const char *topic, size_t len,
-					bool with_payload)
+static size_t
+coap_offload_message_size(const struct coap_offload_session *s,
+			  const char *topic, size_t len, bool with_payload,
+			  const struct coap_offload_origin *origin)
 {
 	return nla_total_size(0) +			/* the nest */
 	       3 * nla_total_size_64bit(sizeof(u64)) +	/* id, time, seq */
@@ -576,6 +593,9 @@ static size_t coap_offload_message_size(const struct coap_offload_session *s,
 	       (with_payload ? nla_total_size(len) : 0) +
 	       nla_total_size(sizeof(u32)) +		/* payload length */
 	       nla_total_size(sizeof(struct sockaddr_in6)) +	/* peer */
+	       nla_total_size(origin->coap_token_len) +
+	       (origin->separate ? nla_total_size(0) : 0) +
+	       nla_total_size(sizeof(struct sockaddr_in6)) +	/* local */
 	       (with_payload ? nla_total_size(sizeof(u8)) : 0); /* redelivered */
 }
 
@@ -588,14 +608,16 @@ static struct sk_buff *
 coap_offload_message(const struct coap_offload_session *s, u64 message_id,
 		     u64 seq, const char *topic, const u8 *payload, size_t len,
 		     bool with_payload, const struct coap_offload_peer *peer,
-		     struct nlattr **id_attr, struct nlattr **redelivered)
+		     struct nlattr **id_attr, struct nlattr **redelivered,
+		     const struct coap_offload_origin *origin)
 {
 	struct nlattr *nest, *id, *again = NULL;
 	struct sk_buff *msg;
 	void *hdr;
 
 	msg = genlmsg_new(coap_offload_message_size(s, topic, len,
-						    with_payload), GFP_ATOMIC);
+						    with_payload, origin),
+			  GFP_ATOMIC);
 	if (!msg)
 		return NULL;
 	hdr = genlmsg_put(msg, 0, 0, &coap_offload_genl_family, 0,
@@ -622,7 +644,13 @@ coap_offload_message(const struct coap_offload_session *s, u64 message_id,
 			      ktime_get_real_ns(), COAP_OFFLOAD_MESSAGE_A_PAD) ||
 	    nla_put_u64_64bit(msg, COAP_OFFLOAD_MESSAGE_A_SEQ, seq,
 			      COAP_OFFLOAD_MESSAGE_A_PAD) ||
-	    coap_offload_put_peer(msg, COAP_OFFLOAD_MESSAGE_A_PEER, peer))
+	    coap_offload_put_peer(msg, COAP_OFFLOAD_MESSAGE_A_PEER, peer) ||
+	    nla_put(msg, COAP_OFFLOAD_MESSAGE_A_COAP_TOKEN,
+		    origin->coap_token_len, origin->coap_token) ||
+	    (origin->separate &&
+	     nla_put_flag(msg, COAP_OFFLOAD_MESSAGE_A_SEPARATE)) ||
+	    coap_offload_put_addr(msg, COAP_OFFLOAD_MESSAGE_A_LOCAL,
+				  &origin->local, origin->ifindex))
 		goto err_free;
 	if (with_payload) {
 		again = nla_reserve(msg, COAP_OFFLOAD_MESSAGE_A_REDELIVERED,
@@ -650,14 +678,15 @@ err_free:
 int coap_offload_deliver(struct coap_offload_net *cn,
 			 const struct coap_offload_session *s, u64 *message_id,
 			 u64 seq, const char *topic, const u8 *payload,
-			 size_t len, const struct coap_offload_peer *peer)
+			 size_t len, const struct coap_offload_peer *peer,
+			 const struct coap_offload_origin *origin)
 {
 	struct nlattr *id_attr, *redelivered;
 	struct sk_buff *msg;
 	int err;
 
 	msg = coap_offload_message(s, 0, seq, topic, payload, len, true, peer,
-				   &id_attr, &redelivered);
+				   &id_attr, &redelivered, origin);
 	if (!msg)
 		return -ENOMEM;
 	err = coap_offload_pending_add(cn->net, &cn->pending, msg, id_attr,
@@ -669,7 +698,7 @@ int coap_offload_deliver(struct coap_offload_net *cn,
 				COAP_OFFLOAD_MCGRP_MONITOR_ID))
 		return 0;
 	msg = coap_offload_message(s, *message_id, seq, topic, payload, len,
-				   false, peer, NULL, NULL);
+				   false, peer, NULL, NULL, origin);
 	if (msg)
 		genlmsg_multicast_netns(&coap_offload_genl_family, cn->net, msg,
 					0, COAP_OFFLOAD_MCGRP_MONITOR_ID,

@@ -113,7 +113,11 @@ static bool coap_offload_classify(const u8 *data, size_t len,
 	return p->to_topic && have_token;
 }
 
-/* Send a piggy-backed answer to the datagram in skb, from its socket. */
+/*
+ * Send an answer to the datagram in skb, from its socket: piggy-backed, or
+ * an empty ACK (code COAP_CODE_EMPTY: no token, no options, RFC 7252 §4.1)
+ * when the result follows separately.
+ */
 static void coap_offload_answer(struct coap_offload_net *cn, struct sock *sk,
 				const struct sk_buff *in,
 				const struct coap_msg *req, u8 code,
@@ -122,6 +126,7 @@ static void coap_offload_answer(struct coap_offload_net *cn, struct sock *sk,
 	const struct udphdr *uh = udp_hdr(in);
 	unsigned int headroom = LL_MAX_HEADER + sizeof(struct ipv6hdr) +
 				sizeof(struct udphdr);
+	bool empty = code == COAP_CODE_EMPTY;
 	struct coap_builder b;
 	struct sk_buff *skb;
 	__be64 id_be;
@@ -136,9 +141,10 @@ static void coap_offload_answer(struct coap_offload_net *cn, struct sock *sk,
 		goto err;
 	skb_reserve(skb, headroom);
 	coap_builder_init(&b, skb_tail_pointer(skb), skb_tailroom(skb),
-			  COAP_TYPE_ACK, code, req->message_id, req->token,
-			  req->token_len);
-	if (message_id) {
+			  COAP_TYPE_ACK, code, req->message_id,
+			  empty ? NULL : req->token,
+			  empty ? 0 : req->token_len);
+	if (message_id && !empty) {
 		id_be = cpu_to_be64(message_id);
 		coap_builder_add_option(&b, COAP_OPT_MESSAGE_ID, &id_be,
 					sizeof(id_be));
@@ -247,6 +253,24 @@ static void coap_offload_peer_of(const struct sk_buff *skb,
 	}
 }
 
+/* The request's destination and arrival interface, for a separate answer. */
+static void coap_offload_local_of(const struct sk_buff *skb,
+				  struct coap_offload_origin *origin)
+{
+	struct coap_offload_peer *local = &origin->local;
+
+	memset(local, 0, sizeof(*local));
+	local->port = udp_hdr(skb)->dest;
+	origin->ifindex = skb->skb_iif;
+	if (ip_hdr(skb)->version == 4) {
+		local->family = AF_INET;
+		local->v4 = ip_hdr(skb)->daddr;
+	} else {
+		local->family = AF_INET6;
+		local->v6 = ipv6_hdr(skb)->daddr;
+	}
+}
+
 /* What a session-level refusal counts and reports. */
 struct coap_offload_refusal {
 	u8 code;
@@ -305,6 +329,7 @@ static int coap_offload_rx(struct coap_offload_net *cn, struct sock *sk,
 			   struct sk_buff *skb)
 {
 	struct coap_offload_publish p;
+	struct coap_offload_origin origin;
 	struct coap_offload_peer peer;
 	struct coap_offload_session *s;
 	struct coap_offload_answer *prev;
@@ -313,6 +338,7 @@ static int coap_offload_rx(struct coap_offload_net *cn, struct sock *sk,
 	u8 *data, *payload;
 	u64 seq, message_id;
 	int len, plen, err;
+	u8 code;
 
 	len = skb->len - (int)sizeof(struct udphdr);
 	if (len < COAP_HEADER_LEN || len > COAP_MAX_MESSAGE)
@@ -332,8 +358,7 @@ static int coap_offload_rx(struct coap_offload_net *cn, struct sock *sk,
 		spin_lock(&s->lock);
 		prev = coap_offload_find_answer(s, p.msg.message_id);
 		if (prev) {
-			u8 code = prev->code;
-
+			code = prev->code;
 			message_id = prev->message_id;
 			spin_unlock(&s->lock);
 			coap_offload_count(cn, COAP_OFFLOAD_CNT_RETRANSMITS);
@@ -384,6 +409,13 @@ static int coap_offload_rx(struct coap_offload_net *cn, struct sock *sk,
 		return 0;
 	}
 	coap_offload_peer_of(skb, &peer);
+	coap_offload_local_of(skb, &origin);
+	origin.coap_token = p.msg.token;
+	origin.coap_token_len = p.msg.token_len;
+	/* ackMode 1: an empty ACK now, the consumer sends the result. */
+	origin.separate = p.msg.type == COAP_TYPE_CON &&
+			  s->ack_mode == COAP_OFFLOAD_ACK_SEPARATE;
+	code = origin.separate ? COAP_CODE_EMPTY : COAP_CODE_CONTENT;
 
 	/*
 	 * Commit, deliver and remember under the session lock, so that two
@@ -398,7 +430,7 @@ static int coap_offload_rx(struct coap_offload_net *cn, struct sock *sk,
 		return 0;
 	}
 	if (coap_offload_deliver(cn, s, &message_id, seq, topic, payload, plen,
-				 &peer)) {
+				 &peer, &origin)) {
 		/* Nobody took it: no success, the device retransmits. */
 		spin_unlock(&s->lock);
 		coap_offload_count(cn, COAP_OFFLOAD_CNT_NO_CONSUMER);
@@ -411,12 +443,12 @@ static int coap_offload_rx(struct coap_offload_net *cn, struct sock *sk,
 	s->peer = peer;
 	WRITE_ONCE(s->last_seen, jiffies);
 	if (p.msg.type == COAP_TYPE_CON)
-		coap_offload_remember_answer(s, p.msg.message_id,
-					     COAP_CODE_CONTENT, message_id);
+		coap_offload_remember_answer(s, p.msg.message_id, code,
+					     message_id);
 	spin_unlock(&s->lock);
 
 	coap_offload_count(cn, COAP_OFFLOAD_CNT_DELIVERED);
-	coap_offload_answer(cn, sk, skb, &p.msg, COAP_CODE_CONTENT, message_id);
+	coap_offload_answer(cn, sk, skb, &p.msg, code, message_id);
 	return 0;
 }
 

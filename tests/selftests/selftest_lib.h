@@ -164,6 +164,7 @@ struct session_spec {
 	uint64_t seq_offset;
 	const uint8_t *key;
 	uint32_t lifetime, idle_timeout;	/* 0: not sent */
+	uint8_t ack_mode;			/* 0: not sent */
 };
 
 /* SESSION_NEW or SESSION_REPLACE of the session sp describes. */
@@ -191,6 +192,9 @@ static inline int session_push(struct coap_nl *c, uint8_t cmd,
 	if (sp->idle_timeout)
 		mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT,
 				 sp->idle_timeout);
+	if (sp->ack_mode)
+		mnl_attr_put_u8(nlh, COAP_OFFLOAD_SESSION_A_ACK_MODE,
+				sp->ack_mode);
 	mnl_attr_nest_end(nlh, nest);
 	return coap_nl_talk(c, nlh, NULL, NULL);
 }

@@ -32,7 +32,8 @@
  * the session's replay window, the payload decrypted, the topic checked
  * against the session's identity, and the plaintext queued to the registered
  * consumer as a %COAP_OFFLOAD_CMD_MESSAGE; only then is the seq committed and
- * the device answered 2.05 with option 2090 (the message id). Everything
+ * the device answered 2.05 with option 2090 (the message id), or, for a
+ * session in %COAP_OFFLOAD_ACK_SEPARATE mode, an empty ACK. Everything
  * else (/auth, unknown tokens, other paths, malformed datagrams) stays on the
  * socket for the daemon to read. Closing the socket detaches it.
  */
@@ -49,8 +50,8 @@
  *	-ENOENT when it is not attached here.
  * @COAP_OFFLOAD_CMD_SESSION_NEW: do: add the session %COAP_OFFLOAD_A_SESSION
  *	(TOKEN, PRODUCT_KEY, DEVICE_NAME, CIPHER, KEY and SEQ_OFFSET required;
- *	LIFETIME and IDLE_TIMEOUT optional). -EEXIST when the token is taken,
- *	-ENOSPC at the session limit.
+ *	LIFETIME, IDLE_TIMEOUT and ACK_MODE optional). -EEXIST when the token
+ *	is taken, -ENOSPC at the session limit.
  * @COAP_OFFLOAD_CMD_SESSION_DEL: do: delete the session whose
  *	%COAP_OFFLOAD_SESSION_A_TOKEN is given (in %COAP_OFFLOAD_A_SESSION);
  *	-ENOENT when there is none.
@@ -180,6 +181,24 @@ enum coap_offload_cipher {
 };
 
 /**
+ * enum coap_offload_ack_mode - how a delivered CON publish is answered
+ *	(PROTOCOL.md, the /auth field ackMode)
+ * @COAP_OFFLOAD_ACK_PIGGYBACKED: the ACK carries the result: 2.05 with
+ *	option 2090
+ * @COAP_OFFLOAD_ACK_SEPARATE: the module answers an empty ACK (type ACK,
+ *	code 0.00, the request's Message ID, no token, no options) once the
+ *	message is queued to the consumer, which sends the result later as a
+ *	CON 2.05 of its own (RFC 7252 §5.2.2) once its sinks accepted the
+ *	message. A retransmitted CON gets the empty ACK again and is not
+ *	delivered twice. Refusals (4.00, 4.03) stay piggy-backed: they are
+ *	immediate results. NON publishes get no answer in either mode.
+ */
+enum coap_offload_ack_mode {
+	COAP_OFFLOAD_ACK_PIGGYBACKED = 0,
+	COAP_OFFLOAD_ACK_SEPARATE = 1,
+};
+
+/**
  * enum coap_offload_session_attr - a session
  * @COAP_OFFLOAD_SESSION_A_UNSPEC: unused
  * @COAP_OFFLOAD_SESSION_A_TOKEN: binary, 1..%COAP_OFFLOAD_TOKEN_MAX bytes:
@@ -212,6 +231,10 @@ enum coap_offload_cipher {
  * @COAP_OFFLOAD_SESSION_A_PEER: binary (reply): the address the last
  *	delivered message came from, a struct sockaddr_in or sockaddr_in6;
  *	absent before the first
+ * @COAP_OFFLOAD_SESSION_A_ACK_MODE: u8, enum coap_offload_ack_mode: how a
+ *	delivered CON publish is answered (default
+ *	%COAP_OFFLOAD_ACK_PIGGYBACKED; above %COAP_OFFLOAD_ACK_SEPARATE:
+ *	-ERANGE); always in replies
  */
 enum coap_offload_session_attr {
 	COAP_OFFLOAD_SESSION_A_UNSPEC,
@@ -232,6 +255,7 @@ enum coap_offload_session_attr {
 	COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT,
 	COAP_OFFLOAD_SESSION_A_IDLE,
 	COAP_OFFLOAD_SESSION_A_PEER,
+	COAP_OFFLOAD_SESSION_A_ACK_MODE,
 
 	__COAP_OFFLOAD_SESSION_A_MAX,
 	COAP_OFFLOAD_SESSION_A_MAX = __COAP_OFFLOAD_SESSION_A_MAX - 1
@@ -255,6 +279,18 @@ enum coap_offload_session_attr {
  * @COAP_OFFLOAD_MESSAGE_A_REDELIVERED: u8 (not in the monitor group's
  *	copies): 1 when the message was sent before, to a confirming consumer
  *	that did not confirm it and may have taken it (compare the id)
+ * @COAP_OFFLOAD_MESSAGE_A_COAP_TOKEN: binary, 0..8 bytes: the CoAP token of
+ *	the device's request (the header's, not option 2088), which a separate
+ *	response must carry
+ * @COAP_OFFLOAD_MESSAGE_A_SEPARATE: flag: the request was a CON of a
+ *	%COAP_OFFLOAD_ACK_SEPARATE session and got an empty ACK; the device
+ *	waits for the consumer's separate CON 2.05 with option 2090 = ID.
+ *	A redelivered copy carries it too (and the token and local address):
+ *	the device may still be waiting for that response
+ * @COAP_OFFLOAD_MESSAGE_A_LOCAL: binary, the gateway address the request was
+ *	sent to (a struct sockaddr_in or sockaddr_in6; for a link-local IPv6
+ *	address, sin6_scope_id is the arrival interface): a separate response
+ *	leaves from it
  */
 enum coap_offload_message_attr {
 	COAP_OFFLOAD_MESSAGE_A_UNSPEC,
@@ -269,6 +305,9 @@ enum coap_offload_message_attr {
 	COAP_OFFLOAD_MESSAGE_A_PAD,
 	COAP_OFFLOAD_MESSAGE_A_PAYLOAD_LEN,
 	COAP_OFFLOAD_MESSAGE_A_REDELIVERED,
+	COAP_OFFLOAD_MESSAGE_A_COAP_TOKEN,
+	COAP_OFFLOAD_MESSAGE_A_SEPARATE,
+	COAP_OFFLOAD_MESSAGE_A_LOCAL,
 
 	__COAP_OFFLOAD_MESSAGE_A_MAX,
 	COAP_OFFLOAD_MESSAGE_A_MAX = __COAP_OFFLOAD_MESSAGE_A_MAX - 1
