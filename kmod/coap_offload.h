@@ -161,6 +161,15 @@ struct coap_offload_net {
 
 	struct mutex sockets_lock;	/* serialises attach/detach */
 	struct list_head sockets;	/* struct coap_offload_sock, under the mutex */
+	/* Bumped by every attach and detach (under the mutex): for dumps. */
+	unsigned int sockets_generation;
+};
+
+/* One attached socket's counters, per CPU (the fast path bumps them). */
+struct coap_offload_sock_stats {
+	u64_stats_t rx;
+	u64_stats_t passed;
+	struct u64_stats_sync syncp;
 };
 
 /* An attached socket; its sk_user_data while attached. */
@@ -168,6 +177,8 @@ struct coap_offload_sock {
 	struct list_head list;
 	struct sock *sk;
 	struct coap_offload_net *cn;
+	struct coap_offload_sock_stats __percpu *stats;
+	u64 attached;			/* jiffies64 */
 	struct rcu_head rcu;
 };
 
@@ -228,6 +239,8 @@ int coap_offload_decrypt_payload(const struct coap_offload_session *s, u8 *buf,
 
 /* rx.c */
 int coap_offload_sock_attach(struct coap_offload_net *cn, int fd);
+void coap_offload_sock_counters(const struct coap_offload_sock *cs, u64 *rx,
+				u64 *passed);
 int coap_offload_sock_detach(struct coap_offload_net *cn, int fd);
 void coap_offload_socks_detach_all(struct coap_offload_net *cn);
 

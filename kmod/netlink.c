@@ -12,6 +12,7 @@
 #include <linux/ipv6.h>
 #include <linux/udp.h>
 #include <net/genetlink.h>
+#include <net/inet_sock.h>
 #include <net/ipv6.h>
 #include <linux/coap_offload.h>
 
@@ -209,6 +210,97 @@ static int coap_offload_socket_doit(struct sk_buff *skb,
 	if (info->genlhdr->cmd == COAP_OFFLOAD_CMD_SOCKET_ATTACH)
 		return coap_offload_sock_attach(info_cn(info), fd);
 	return coap_offload_sock_detach(info_cn(info), fd);
+}
+
+/* The address sk is bound to (the wildcard address when bound to all). */
+static int coap_offload_put_local(struct sk_buff *skb, struct sock *sk)
+{
+	const struct inet_sock *inet = inet_sk(sk);
+	int err;
+
+	lock_sock(sk);
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6) {
+		struct sockaddr_in6 sin6 = {
+			.sin6_family = AF_INET6,
+			.sin6_port = inet->inet_sport,
+			.sin6_addr = sk->sk_v6_rcv_saddr,
+		};
+
+		err = nla_put(skb, COAP_OFFLOAD_SOCKET_A_LOCAL, sizeof(sin6),
+			      &sin6);
+		release_sock(sk);
+		return err;
+	}
+#endif
+	{
+		struct sockaddr_in sin = {
+			.sin_family = AF_INET,
+			.sin_port = inet->inet_sport,
+			.sin_addr.s_addr = inet->inet_rcv_saddr,
+		};
+
+		err = nla_put(skb, COAP_OFFLOAD_SOCKET_A_LOCAL, sizeof(sin),
+			      &sin);
+	}
+	release_sock(sk);
+	return err;
+}
+
+/* One socket's reply of a SOCKET_GET dump. Caller holds sockets_lock. */
+static int coap_offload_put_socket(struct sk_buff *skb,
+				   struct netlink_callback *cb,
+				   const struct coap_offload_sock *cs)
+{
+	u64 age = get_jiffies_64() - cs->attached, rx, passed;
+	struct nlattr *nest;
+	void *hdr;
+
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &coap_offload_genl_family, NLM_F_MULTI,
+			  COAP_OFFLOAD_CMD_SOCKET_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	genl_dump_check_consistent(cb, hdr);
+	coap_offload_sock_counters(cs, &rx, &passed);
+	nest = nla_nest_start(skb, COAP_OFFLOAD_A_SOCKET);
+	if (!nest || coap_offload_put_local(skb, cs->sk) ||
+	    nla_put_u64_64bit(skb, COAP_OFFLOAD_SOCKET_A_INODE,
+			      sock_i_ino(cs->sk), COAP_OFFLOAD_SOCKET_A_PAD) ||
+	    nla_put_u32(skb, COAP_OFFLOAD_SOCKET_A_ATTACHED,
+			min_t(u64, div_u64(age, HZ), U32_MAX)) ||
+	    nla_put_u64_64bit(skb, COAP_OFFLOAD_SOCKET_A_RX, rx,
+			      COAP_OFFLOAD_SOCKET_A_PAD) ||
+	    nla_put_u64_64bit(skb, COAP_OFFLOAD_SOCKET_A_PASSED, passed,
+			      COAP_OFFLOAD_SOCKET_A_PAD)) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, nest);
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+/* cb->args[0]: how many sockets earlier parts of the dump carried. */
+static int coap_offload_socket_dump(struct sk_buff *skb,
+				    struct netlink_callback *cb)
+{
+	struct coap_offload_net *cn = coap_offload_pernet(sock_net(skb->sk));
+	struct coap_offload_sock *cs;
+	long i = 0;
+
+	mutex_lock(&cn->sockets_lock);
+	/* An attach or detach between two parts: NLM_F_DUMP_INTR. */
+	cb->seq = cn->sockets_generation + 1;
+	list_for_each_entry(cs, &cn->sockets, list) {
+		if (i++ < cb->args[0])
+			continue;
+		if (coap_offload_put_socket(skb, cb, cs))
+			break;
+		cb->args[0] = i;
+	}
+	mutex_unlock(&cn->sockets_lock);
+	return skb->len;
 }
 
 /* Parse COAP_OFFLOAD_A_SESSION into tb; the token into *token if asked. */
@@ -929,6 +1021,11 @@ static const struct genl_ops coap_offload_genl_ops[] = {
 	{
 		.cmd = COAP_OFFLOAD_CMD_MESSAGE_CONFIRM,
 		.doit = coap_offload_message_confirm_doit,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = COAP_OFFLOAD_CMD_SOCKET_GET,
+		.dumpit = coap_offload_socket_dump,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 };

@@ -452,6 +452,41 @@ static int coap_offload_rx(struct coap_offload_net *cn, struct sock *sk,
 	return 0;
 }
 
+/* Softirq only: the one writer on this CPU. */
+static void coap_offload_sock_count(struct coap_offload_sock *cs, bool passed)
+{
+	struct coap_offload_sock_stats *st = this_cpu_ptr(cs->stats);
+
+	u64_stats_update_begin(&st->syncp);
+	u64_stats_inc(&st->rx);
+	if (passed)
+		u64_stats_inc(&st->passed);
+	u64_stats_update_end(&st->syncp);
+}
+
+void coap_offload_sock_counters(const struct coap_offload_sock *cs, u64 *rx,
+				u64 *passed)
+{
+	int cpu;
+
+	*rx = 0;
+	*passed = 0;
+	for_each_possible_cpu(cpu) {
+		const struct coap_offload_sock_stats *st =
+			per_cpu_ptr(cs->stats, cpu);
+		unsigned int start;
+		u64 r, p;
+
+		do {
+			start = u64_stats_fetch_begin(&st->syncp);
+			r = u64_stats_read(&st->rx);
+			p = u64_stats_read(&st->passed);
+		} while (u64_stats_fetch_retry(&st->syncp, start));
+		*rx += r;
+		*passed += p;
+	}
+}
+
 static int coap_offload_encap_rcv(struct sock *sk, struct sk_buff *skb)
 {
 	struct coap_offload_sock *cs;
@@ -471,6 +506,7 @@ static int coap_offload_encap_rcv(struct sock *sk, struct sk_buff *skb)
 				coap_offload_count(cs->cn,
 						   COAP_OFFLOAD_CNT_PASSED);
 		}
+		coap_offload_sock_count(cs, ret > 0);
 	}
 	rcu_read_unlock();
 
@@ -478,6 +514,18 @@ static int coap_offload_encap_rcv(struct sock *sk, struct sk_buff *skb)
 		return 1;
 	consume_skb(skb);
 	return 0;
+}
+
+static void coap_offload_sock_free(struct coap_offload_sock *cs)
+{
+	free_percpu(cs->stats);
+	kfree(cs);
+}
+
+static void coap_offload_sock_free_rcu(struct rcu_head *head)
+{
+	coap_offload_sock_free(container_of(head, struct coap_offload_sock,
+					    rcu));
 }
 
 /* Caller holds cn->sockets_lock. */
@@ -490,9 +538,10 @@ static void coap_offload_sock_release(struct coap_offload_sock *cs)
 	rcu_assign_sk_user_data(sk, NULL);
 	release_sock(sk);
 	list_del(&cs->list);
+	cs->cn->sockets_generation++;
 	sock_put(sk);
-	/* Receivers in flight may still hold cs. */
-	kfree_rcu(cs, rcu);
+	/* Receivers in flight may still hold cs (and count on it). */
+	call_rcu(&cs->rcu, coap_offload_sock_free_rcu);
 }
 
 /* The daemon closed the socket: detach it. */
@@ -543,15 +592,21 @@ int coap_offload_sock_attach(struct coap_offload_net *cn, int fd)
 	err = -ENOMEM;
 	if (!cs)
 		goto out_put;
+	cs->stats = netdev_alloc_pcpu_stats(struct coap_offload_sock_stats);
+	if (!cs->stats) {
+		kfree(cs);
+		goto out_put;
+	}
 	cs->sk = sk;
 	cs->cn = cn;
+	cs->attached = get_jiffies_64();
 
 	mutex_lock(&cn->sockets_lock);
 	lock_sock(sk);
 	if (sk->sk_user_data || udp_sk(sk)->encap_type) {
 		release_sock(sk);
 		mutex_unlock(&cn->sockets_lock);
-		kfree(cs);
+		coap_offload_sock_free(cs);
 		err = -EBUSY;
 		goto out_put;
 	}
@@ -559,7 +614,8 @@ int coap_offload_sock_attach(struct coap_offload_net *cn, int fd)
 	cfg.sk_user_data = cs;
 	setup_udp_tunnel_sock(cn->net, sock, &cfg);
 	release_sock(sk);
-	list_add(&cs->list, &cn->sockets);
+	list_add_tail(&cs->list, &cn->sockets);
+	cn->sockets_generation++;
 	mutex_unlock(&cn->sockets_lock);
 	err = 0;
 out_put:

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * kselftest: the coap_offload generic netlink family, as coapd and coapctl
- * see it: registration, strict policies, privileges, network namespaces.
+ * see it: registration, strict policies, privileges, network namespaces,
+ * the listing of attached sockets.
  * Runs as root inside the test VM with coap_offload.ko loaded.
  */
 #define _GNU_SOURCE
@@ -10,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "coap_nl.h"
+#include "selftest_lib.h"
 #include "kselftest_harness.h"
 
 struct stats_reply {
@@ -132,6 +135,7 @@ TEST_F(genl, unprivileged_gets_eperm)
 			COAP_OFFLOAD_CMD_SESSION_NEW,
 			COAP_OFFLOAD_CMD_SESSION_GET,
 			COAP_OFFLOAD_CMD_CONSUMER_REGISTER,
+			COAP_OFFLOAD_CMD_SOCKET_GET,
 		};
 		struct coap_nl c;
 		unsigned int i;
@@ -165,6 +169,154 @@ TEST(family_in_new_netns)
 	EXPECT_EQ(0, coap_nl_talk(&c, nlh, stats_cb, &r));
 	EXPECT_EQ(1, r.have_stats);
 	EXPECT_EQ(0ULL, r.sessions);
+	coap_nl_close(&c);
+}
+
+/* ---- SOCKET_GET: the attached sockets ---------------------------------- */
+
+#define MAX_LISTED	4
+
+struct listed {
+	struct sockaddr_storage local;
+	size_t local_len;
+	uint64_t inode, rx, passed;
+	uint32_t attached;
+};
+
+struct listing {
+	struct listed s[MAX_LISTED];
+	int n;			/* may exceed MAX_LISTED: counted, not kept */
+	int bad;		/* replies without the nest or its attributes */
+};
+
+static int socket_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (type <= COAP_OFFLOAD_SOCKET_A_MAX)
+		tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static int listing_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[COAP_OFFLOAD_SOCKET_A_MAX + 1] = { 0 };
+	struct listing *l = data;
+	struct listed *e;
+	struct nlattr *attr, *nest = NULL;
+
+	mnl_attr_for_each(attr, nlh, sizeof(struct genlmsghdr))
+		if (mnl_attr_get_type(attr) == COAP_OFFLOAD_A_SOCKET)
+			nest = attr;
+	if (!nest || mnl_attr_parse_nested(nest, socket_attr_cb, tb) < 0 ||
+	    !tb[COAP_OFFLOAD_SOCKET_A_LOCAL] || !tb[COAP_OFFLOAD_SOCKET_A_INODE] ||
+	    !tb[COAP_OFFLOAD_SOCKET_A_ATTACHED] || !tb[COAP_OFFLOAD_SOCKET_A_RX] ||
+	    !tb[COAP_OFFLOAD_SOCKET_A_PASSED] ||
+	    mnl_attr_get_payload_len(tb[COAP_OFFLOAD_SOCKET_A_LOCAL]) >
+	    sizeof(e->local)) {
+		l->bad++;
+		return MNL_CB_OK;
+	}
+	if (l->n++ >= MAX_LISTED)
+		return MNL_CB_OK;
+	e = &l->s[l->n - 1];
+	e->local_len = mnl_attr_get_payload_len(tb[COAP_OFFLOAD_SOCKET_A_LOCAL]);
+	memcpy(&e->local, mnl_attr_get_payload(tb[COAP_OFFLOAD_SOCKET_A_LOCAL]),
+	       e->local_len);
+	e->inode = mnl_attr_get_u64(tb[COAP_OFFLOAD_SOCKET_A_INODE]);
+	e->attached = mnl_attr_get_u32(tb[COAP_OFFLOAD_SOCKET_A_ATTACHED]);
+	e->rx = mnl_attr_get_u64(tb[COAP_OFFLOAD_SOCKET_A_RX]);
+	e->passed = mnl_attr_get_u64(tb[COAP_OFFLOAD_SOCKET_A_PASSED]);
+	return MNL_CB_OK;
+}
+
+static int list_sockets(struct coap_nl *c, struct listing *l)
+{
+	char buf[COAP_NL_BUF_SIZE];
+
+	memset(l, 0, sizeof(*l));
+	return coap_nl_talk(c, coap_nl_request(c, buf,
+			    COAP_OFFLOAD_CMD_SOCKET_GET, NLM_F_DUMP),
+			    listing_cb, l);
+}
+
+static uint64_t inode_of(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : st.st_ino;
+}
+
+/*
+ * In a namespace of its own: nothing listed, then an IPv4 and an IPv6
+ * socket in the order they were attached, with their bound addresses,
+ * inodes and per-socket counters; a detached and a closed socket leave the
+ * list. SOCKET_GET is a dump only.
+ */
+TEST(socket_listing)
+{
+	struct sockaddr_storage a4, a6;
+	socklen_t a4_len, a6_len;
+	char buf[COAP_NL_BUF_SIZE];
+	struct listing l;
+	struct coap_nl c;
+	int s4, s6, dev;
+
+	ASSERT_EQ(0, unshare(CLONE_NEWNET));
+	ASSERT_EQ(0, lo_up());
+	ASSERT_EQ(0, coap_nl_open(&c));
+	ASSERT_EQ(0, list_sockets(&c, &l));
+	EXPECT_EQ(0, l.n);
+	EXPECT_EQ(-EOPNOTSUPP,
+		  coap_nl_talk(&c, coap_nl_request(&c, buf,
+			       COAP_OFFLOAD_CMD_SOCKET_GET, 0), NULL, NULL));
+
+	ASSERT_EQ(0, make_addr(AF_INET, "127.0.0.1", 5701, &a4, &a4_len));
+	ASSERT_EQ(0, make_addr(AF_INET6, "::1", 5702, &a6, &a6_len));
+	s4 = bind_retry(AF_INET, &a4, a4_len);
+	s6 = bind_retry(AF_INET6, &a6, a6_len);
+	ASSERT_LE(0, s4);
+	ASSERT_LE(0, s6);
+	ASSERT_EQ(0, socket_cmd(&c, COAP_OFFLOAD_CMD_SOCKET_ATTACH, s4));
+	ASSERT_EQ(0, socket_cmd(&c, COAP_OFFLOAD_CMD_SOCKET_ATTACH, s6));
+	ASSERT_EQ(-EBUSY, socket_cmd(&c, COAP_OFFLOAD_CMD_SOCKET_ATTACH, s6));
+
+	ASSERT_EQ(0, list_sockets(&c, &l));
+	ASSERT_EQ(2, l.n);
+	EXPECT_EQ(0, l.bad);
+	EXPECT_EQ(a4_len, l.s[0].local_len);
+	EXPECT_EQ(0, memcmp(&a4, &l.s[0].local, a4_len));
+	EXPECT_EQ(inode_of(s4), l.s[0].inode);
+	EXPECT_EQ(a6_len, l.s[1].local_len);
+	EXPECT_EQ(0, memcmp(&a6, &l.s[1].local, a6_len));
+	EXPECT_EQ(inode_of(s6), l.s[1].inode);
+	EXPECT_GT(5, l.s[0].attached);
+	EXPECT_EQ(0, l.s[0].rx + l.s[1].rx + l.s[0].passed + l.s[1].passed);
+
+	/* Two datagrams that are not CoAP, to the IPv4 socket only. */
+	dev = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, dev);
+	ASSERT_EQ(4, sendto(dev, "junk", 4, 0, (struct sockaddr *)&a4, a4_len));
+	ASSERT_EQ(1, sendto(dev, "\x40", 1, 0, (struct sockaddr *)&a4, a4_len));
+	close(dev);
+	sleep_ms(100);
+	ASSERT_EQ(0, list_sockets(&c, &l));
+	ASSERT_EQ(2, l.n);
+	EXPECT_EQ(2, l.s[0].rx);
+	EXPECT_EQ(2, l.s[0].passed);
+	EXPECT_EQ(0, l.s[1].rx);
+	EXPECT_EQ(0, l.s[1].passed);
+
+	/* Detached, then closed: each leaves the list. */
+	ASSERT_EQ(0, socket_cmd(&c, COAP_OFFLOAD_CMD_SOCKET_DETACH, s4));
+	ASSERT_EQ(0, list_sockets(&c, &l));
+	ASSERT_EQ(1, l.n);
+	EXPECT_EQ(inode_of(s6), l.s[0].inode);
+	close(s6);
+	ASSERT_EQ(0, list_sockets(&c, &l));
+	EXPECT_EQ(0, l.n);
+	close(s4);
 	coap_nl_close(&c);
 }
 

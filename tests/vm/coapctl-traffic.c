@@ -9,7 +9,10 @@
  *   coapctl-traffic TOKEN PK DN CIPHER SECRET RANDOM SEQ...
  *   -> "SEQ 2.05" per publish ("SEQ none" when nothing came back)
  *
- * Exit 0 when every publish got an answer. Runs as root in the VM.
+ * Exit 0 when every publish got an answer. Runs as root in the VM. With
+ * COAPCTL_TRAFFIC_HOLD set in the environment it then prints
+ * "holding ADDR:PORT socket:[INODE]" (its attached socket) and keeps the
+ * socket attached until it is killed.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -20,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "coap_nl.h"
@@ -108,6 +112,19 @@ int main(int argc, char **argv)
 			continue;
 		}
 		printf("%s %d.%02d\n", argv[i], msg.code >> 5, msg.code & 31);
+	}
+	if (getenv("COAPCTL_TRAFFIC_HOLD")) {
+		struct stat st;
+
+		if (fstat(gw_fd, &st)) {
+			perror("fstat");
+			return 1;
+		}
+		printf("holding 127.0.0.1:%u socket:[%llu]\n", ntohs(gw.sin_port),
+		       (unsigned long long)st.st_ino);
+		fflush(stdout);
+		for (;;)
+			pause();
 	}
 	/* What the consumer got is not this helper's business: close. */
 	nl_cmd(&nl, COAP_OFFLOAD_CMD_SOCKET_DETACH, gw_fd);

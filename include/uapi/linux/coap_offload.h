@@ -84,6 +84,8 @@
  *	including %COAP_OFFLOAD_A_MESSAGE_ID (ids rise in the order the
  *	messages reach the consumer); the module lets go of them and sends
  *	the consumer what it does not have yet, as far as its socket takes.
+ * @COAP_OFFLOAD_CMD_SOCKET_GET: dump: one reply per socket attached in the
+ *	caller's namespace, each with %COAP_OFFLOAD_A_SOCKET.
  */
 enum coap_offload_cmd {
 	COAP_OFFLOAD_CMD_UNSPEC,
@@ -102,6 +104,7 @@ enum coap_offload_cmd {
 	COAP_OFFLOAD_CMD_CONFIG_GET,
 	COAP_OFFLOAD_CMD_EVENT,
 	COAP_OFFLOAD_CMD_MESSAGE_CONFIRM,
+	COAP_OFFLOAD_CMD_SOCKET_GET,
 
 	__COAP_OFFLOAD_CMD_MAX,
 	COAP_OFFLOAD_CMD_MAX = __COAP_OFFLOAD_CMD_MAX - 1
@@ -138,6 +141,7 @@ enum coap_offload_cmd {
  *	next message is delivered. Without the flag a message is let go once
  *	it is in the consumer's socket.
  * @COAP_OFFLOAD_A_MESSAGE_ID: u64, in %COAP_OFFLOAD_CMD_MESSAGE_CONFIRM
+ * @COAP_OFFLOAD_A_SOCKET: nest of enum coap_offload_socket_attr (reply only)
  */
 enum coap_offload_attr {
 	COAP_OFFLOAD_A_UNSPEC,
@@ -152,6 +156,7 @@ enum coap_offload_attr {
 	COAP_OFFLOAD_A_EVENT,
 	COAP_OFFLOAD_A_CONSUMER_CONFIRM,
 	COAP_OFFLOAD_A_MESSAGE_ID,
+	COAP_OFFLOAD_A_SOCKET,
 
 	__COAP_OFFLOAD_A_MAX,
 	COAP_OFFLOAD_A_MAX = __COAP_OFFLOAD_A_MAX - 1
@@ -169,6 +174,32 @@ enum coap_offload_attr {
 /* Multicast groups; joining either needs CAP_NET_ADMIN. */
 #define COAP_OFFLOAD_MCGRP_EVENTS	"events"
 #define COAP_OFFLOAD_MCGRP_MONITOR	"monitor"
+
+/**
+ * enum coap_offload_socket_attr - an attached socket (%COAP_OFFLOAD_CMD_SOCKET_GET)
+ * @COAP_OFFLOAD_SOCKET_A_UNSPEC: unused
+ * @COAP_OFFLOAD_SOCKET_A_LOCAL: binary, the address the socket is bound to:
+ *	a struct sockaddr_in or sockaddr_in6 (the wildcard address when bound
+ *	to all)
+ * @COAP_OFFLOAD_SOCKET_A_INODE: u64, the socket's inode number, as in
+ *	/proc/PID/fd ("socket:[N]") and ss -e: which process has it
+ * @COAP_OFFLOAD_SOCKET_A_ATTACHED: u32, seconds since it was attached
+ * @COAP_OFFLOAD_SOCKET_A_RX: u64, datagrams the module saw on it
+ * @COAP_OFFLOAD_SOCKET_A_PASSED: u64, of those, left to the daemon
+ * @COAP_OFFLOAD_SOCKET_A_PAD: padding for 64-bit attributes
+ */
+enum coap_offload_socket_attr {
+	COAP_OFFLOAD_SOCKET_A_UNSPEC,
+	COAP_OFFLOAD_SOCKET_A_LOCAL,
+	COAP_OFFLOAD_SOCKET_A_INODE,
+	COAP_OFFLOAD_SOCKET_A_ATTACHED,
+	COAP_OFFLOAD_SOCKET_A_RX,
+	COAP_OFFLOAD_SOCKET_A_PASSED,
+	COAP_OFFLOAD_SOCKET_A_PAD,
+
+	__COAP_OFFLOAD_SOCKET_A_MAX,
+	COAP_OFFLOAD_SOCKET_A_MAX = __COAP_OFFLOAD_SOCKET_A_MAX - 1
+};
 
 /**
  * enum coap_offload_cipher - the session's cipher suite (PROTOCOL.md)
