@@ -119,10 +119,17 @@ $(BUILD)/e2e/bind-delay.so: tests/e2e/bind-delay.c
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -shared -fPIC $< -ldl -o $@
 
+# ackMode 1's device (tests/e2e/ackmode.sh): watches every datagram.
+$(BUILD)/e2e/ackmode-device: tests/e2e/ackmode-device.c $(WIRE_SRC) $(WIRE_HDR) \
+		userspace/lib/coap_proto.c userspace/lib/coap_proto.h
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $(JSONC_CFLAGS) $< $(WIRE_SRC) \
+		userspace/lib/coap_proto.c -lcrypto $(JSONC_LIBS) -o $@
+
 e2e: $(BUILD)/coapd $(BUILD)/e2e/device-client $(BUILD)/e2e/registry-add \
 	$(BUILD)/coap-device $(BUILD)/e2e/restart-client $(BUILD)/coapctl \
 	$(BUILD)/e2e/bind-delay.so \
-	$(BUILD)/bench/loadgen
+	$(BUILD)/bench/loadgen $(BUILD)/e2e/ackmode-device
 
 # coapctl, the operator's CLI (kernel over netlink, registry on SQLite).
 COAPCTL_LIB := $(WIRE_SRC) userspace/lib/coap_nl.c userspace/lib/coap_proto.c \

@@ -152,6 +152,9 @@ static const char usage_text[] =
 "    --ack-timeout S        RFC 7252 ACK_TIMEOUT in seconds (default 2;\n"
 "                           1..60, decimals allowed)\n"
 "    --max-retransmit N     RFC 7252 MAX_RETRANSMIT (default 4; 0..10)\n"
+"    --ack-mode 0|1         send the /auth field ackMode: 1 asks for an\n"
+"                           empty ACK at once and the result (2.05 with\n"
+"                           2090) in a separate CON, which alone counts\n"
 "    -q, --quiet            no per-message lines, only the summary\n"
 "    -v, --verbose          libcoap's log to stderr (twice: debug)\n"
 "    -h, --help             this text\n"
@@ -171,6 +174,7 @@ enum auth_format { AUTH_JSON, AUTH_CBOR };
 static struct {
 	const char *host, *port, *pk, *dn, *secret, *signmethod, *topic;
 	const char *payload;
+	const char *ack_mode;		/* "0", "1"; NULL: not sent */
 	enum coap_cipher cipher;
 	enum auth_format auth_format;
 	bool client_id_amp, non, quiet;
@@ -625,7 +629,7 @@ static int do_auth(coap_context_t *ctx, struct device *d)
 {
 	char client_id[2 * IDENTITY_MAX + 2], seq[24], content[1024];
 	char sign[COAP_PROTO_SIGN_HEX_MAX + 1];
-	struct coap_proto_field f[5];
+	struct coap_proto_field f[6];
 	size_t nf = 0, body_len;
 	unsigned int cf = opt.auth_format == AUTH_CBOR ? CF_CBOR : CF_JSON;
 	uint8_t *body = NULL, cfb[4];
@@ -646,6 +650,8 @@ static int do_auth(coap_context_t *ctx, struct device *d)
 	if (opt.cipher != COAP_CIPHER_AES_128_CBC)
 		f[nf++] = (struct coap_proto_field){
 			"cipher", coap_proto_cipher_name(opt.cipher) };
+	if (opt.ack_mode)
+		f[nf++] = (struct coap_proto_field){ "ackMode", opt.ack_mode };
 	if (coap_proto_sign_content(f, nf, content, sizeof(content)) < 0 ||
 	    coap_proto_sign_hex(opt.signmethod, d->secret, content, sign,
 				sizeof(sign))) {
@@ -881,7 +887,12 @@ static void finish_publish(coap_context_t *ctx, struct pending *p)
 			fail_local(d, p->n, err);
 		return;
 	}
-	if (p->code == COAP_RESPONSE_CODE_CONTENT) {
+	/*
+	 * ackMode 1: libcoap took the empty ACK and waited for the separate
+	 * 2.05; that is the result only with its 2090.
+	 */
+	if (p->code == COAP_RESPONSE_CODE_CONTENT &&
+	    (p->msgid_len == 8 || !opt.ack_mode || strcmp(opt.ack_mode, "1"))) {
 		uint64_t us = now_us() - p->t_start;
 		int off;
 
@@ -1304,6 +1315,7 @@ enum {
 	OPT_COUNT, OPT_SIGNMETHOD, OPT_CIPHER, OPT_AUTH_FORMAT, OPT_CLIENT_ID,
 	OPT_TOKEN_OPTION, OPT_TOPIC, OPT_PAYLOAD, OPT_MESSAGES, OPT_DURATION,
 	OPT_RATE, OPT_INTERVAL, OPT_NON, OPT_ACK_TIMEOUT, OPT_MAX_RETRANSMIT,
+	OPT_ACK_MODE,
 };
 
 int main(int argc, char **argv)
@@ -1331,6 +1343,7 @@ int main(int argc, char **argv)
 		{ "non", no_argument, NULL, OPT_NON },
 		{ "ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT },
 		{ "max-retransmit", required_argument, NULL, OPT_MAX_RETRANSMIT },
+		{ "ack-mode", required_argument, NULL, OPT_ACK_MODE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1436,6 +1449,11 @@ int main(int argc, char **argv)
 			opt.max_retransmit = (unsigned int)v;
 			break;
 		case 'q': opt.quiet = true; break;
+		case OPT_ACK_MODE:
+			if (strcmp(optarg, "0") && strcmp(optarg, "1"))
+				return usage_error("bad ack mode '%s' (0 or 1)", optarg);
+			opt.ack_mode = optarg;
+			break;
 		case 'v': opt.verbose++; break;
 		case 'h':
 			fputs(usage_text, stdout);

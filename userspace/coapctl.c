@@ -480,6 +480,7 @@ struct session {
 	size_t token_len;
 	char pk[COAP_OFFLOAD_IDENTITY_MAX + 1], dn[COAP_OFFLOAD_IDENTITY_MAX + 1];
 	uint32_t cipher, lifetime, idle_timeout, idle;
+	uint8_t ack_mode;			/* enum coap_offload_ack_mode */
 	uint64_t seq_offset, seq_highest;
 	uint64_t rx_packets, rx_bytes, replays, decrypt_errors, forbidden;
 	char peer[INET6_ADDRSTRLEN + 8];	/* "" before the first message */
@@ -540,6 +541,9 @@ static int session_cb(const struct nlmsghdr *nlh, void *data)
 	s.lifetime = nest_u32(tb, COAP_OFFLOAD_SESSION_A_LIFETIME);
 	s.idle_timeout = nest_u32(tb, COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT);
 	s.idle = nest_u32(tb, COAP_OFFLOAD_SESSION_A_IDLE);
+	if (tb[COAP_OFFLOAD_SESSION_A_ACK_MODE] &&
+	    mnl_attr_get_payload_len(tb[COAP_OFFLOAD_SESSION_A_ACK_MODE]) == 1)
+		s.ack_mode = mnl_attr_get_u8(tb[COAP_OFFLOAD_SESSION_A_ACK_MODE]);
 	s.seq_offset = nest_u64(tb, COAP_OFFLOAD_SESSION_A_SEQ_OFFSET);
 	s.seq_highest = nest_u64(tb, COAP_OFFLOAD_SESSION_A_SEQ_HIGHEST);
 	s.rx_packets = nest_u64(tb, COAP_OFFLOAD_SESSION_A_RX_PACKETS);
@@ -615,6 +619,7 @@ static struct json_object *session_json(const struct session *s,
 	json_add_u64(o, "lifetime_left", s->lifetime);
 	json_add_u64(o, "idle_timeout", s->idle_timeout);
 	json_add_u64(o, "idle", s->idle);
+	json_add_u64(o, "ack_mode", s->ack_mode);
 	json_add_u64(o, "rx_packets", s->rx_packets);
 	json_add_u64(o, "rx_bytes", s->rx_bytes);
 	json_add_u64(o, "replays", s->replays);
@@ -778,8 +783,9 @@ static int session_get(const char *token, struct session *out)
 
 /*
  * session add (a new token) and session rekey TOKEN (SESSION_REPLACE: the
- * session keeps its token, identity and, unless given, its cipher, seq
- * offset, idle timeout and remaining lifetime; only the key is new).
+ * session keeps its token, identity, ack mode and, unless given, its
+ * cipher, seq offset, idle timeout and remaining lifetime; only the key is
+ * new).
  */
 static int session_set(int argc, char **argv, bool rekey)
 {
@@ -789,6 +795,7 @@ static int session_set(int argc, char **argv, bool rekey)
 	uint64_t seq_offset = 0, lifetime = 0, idle = 0;
 	bool has_lifetime = false, has_idle = false, has_cipher = false;
 	bool has_seq_offset = false;
+	uint8_t ack_mode = 0;
 	enum coap_cipher cipher = COAP_CIPHER_AES_128_CBC;
 	uint8_t key[COAP_PROTO_KEY_LEN];
 	char secret_buf[COAP_REGISTRY_SECRET_MAX + 2];
@@ -888,6 +895,8 @@ static int session_set(int argc, char **argv, bool rekey)
 			idle = old.idle_timeout;
 			has_idle = true;
 		}
+		/* Nor how the device's publishes are answered. */
+		ack_mode = old.ack_mode;
 		if (!has_lifetime) {
 			/* A rekey does not extend the session's life. */
 			lifetime = old.lifetime ? old.lifetime : 1;
@@ -937,6 +946,8 @@ static int session_set(int argc, char **argv, bool rekey)
 		mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_LIFETIME, lifetime);
 	if (has_idle)
 		mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT, idle);
+	if (ack_mode)
+		mnl_attr_put_u8(nlh, COAP_OFFLOAD_SESSION_A_ACK_MODE, ack_mode);
 	mnl_attr_nest_end(nlh, nest);
 	explicit_bzero(key, sizeof(key));
 	err = coap_nl_talk(&nl, nlh, NULL, NULL);

@@ -70,6 +70,8 @@ usage "bad duration" $id --duration -infinity run
 usage "bad interval" $id --interval x run
 usage "bad ack timeout" $id --ack-timeout 0.5 auth
 usage "bad max-retransmit" $id --max-retransmit 11 auth
+usage "bad ack mode" $id --ack-mode 2 auth
+usage "bad ack mode" $id --ack-mode "" auth
 usage "are for run" $id --messages 2 publish
 usage "are for run" $id --duration 2 auth
 usage "are for publish and run" $id --rate 5 auth

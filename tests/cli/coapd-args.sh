@@ -13,7 +13,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 echo "TAP version 13"
-echo "1..43"
+echo "1..46"
 . tests/cli/lib.sh
 run() { # ARGS...: run coapd, keep stdout/stderr, set $rc
 	timeout 20 "$coapd" "$@" >"$tmp/out" 2>"$tmp/err"
@@ -163,8 +163,15 @@ bad_flags --port 99999
 bad_flags --log-level loud
 bad_flags --token-lifetime 0
 bad_flags --max-sessions x
+bad_flags --ack-timeout 5
+bad_flags --max-retransmit 11
 bad_flags stray-argument
 bad_flags -p
+
+run -c /dev/null --ack-timeout 300 --max-retransmit 2 --check-config
+[ $rc = 0 ] && [ "$(effective ack-timeout)" = 300 ] &&
+	[ "$(effective max-retransmit)" = 2 ]
+ok $? "ackMode 1's --ack-timeout and --max-retransmit reach the configuration"
 
 run -c /dev/null -p 70000
 grep -qF -- "--port: '70000' is not a port" "$tmp/err"

@@ -63,6 +63,8 @@ bash "$(dirname "$0")/../e2e/restart.sh" "$stdir/.." 2>&1 | tee "$out/restart.ta
 bash "$(dirname "$0")/../e2e/held.sh" "$stdir/.." 2>&1 | tee "$out/held.tap"
 # coapd's MQTT sink and spool against a real mosquitto broker.
 bash "$(dirname "$0")/../e2e/mqtt.sh" "$stdir/.." 2>&1 | tee "$out/mqtt.tap"
+# ackMode 1: the empty ACK, coapd's separate response and its backoff.
+bash "$(dirname "$0")/../e2e/ackmode.sh" "$stdir/.." 2>&1 | tee "$out/ackmode.tap"
 
 # The benchmark's every step on a few devices (tools/bench/run --smoke); the
 # debug kernel skips it (its VM is near its time limit; kmemleak marks it).

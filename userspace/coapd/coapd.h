@@ -32,6 +32,9 @@
 #define COAPD_AUTH_FAIL_ENTRIES		4096
 /* --no-offload's session limit unless --max-sessions: the module's default. */
 #define COAPD_MAX_SESSIONS		(1U << 20)
+/* RFC 7252 §4.8's defaults, for ackMode 1's separate responses. */
+#define COAPD_ACK_TIMEOUT_MS		2000
+#define COAPD_MAX_RETRANSMIT		4
 
 enum coapd_log_target { COAPD_LOG_DEFAULT, COAPD_LOG_STDERR, COAPD_LOG_SYSLOG };
 
@@ -70,6 +73,11 @@ struct coapd_config {
 	uint64_t spool_max_bytes;
 	bool no_offload;		/* serve publishes here (userpath.c) */
 	uint32_t idle_timeout;		/* seconds; 0: none */
+	/* ackMode 1's separate responses (RFC 7252 §4.8 ACK_TIMEOUT, in ms,
+	 * and MAX_RETRANSMIT).
+	 */
+	unsigned int ack_timeout_ms;
+	unsigned int max_retransmit;
 };
 
 struct coapd {
@@ -89,6 +97,7 @@ struct coapd {
 	int persist_tick_fd;		/* timerfd: seqs to the registry */
 	struct coapd_sinks *sinks;
 	struct coapd_user *user;	/* --no-offload; NULL otherwise */
+	struct confirm *confirm;	/* separate responses awaiting an ACK */
 };
 
 /*
@@ -185,6 +194,17 @@ struct coapd_message {
 	bool from_module;		/* delivered by coap_offload.ko */
 	/* The module sent it before, to a coapd that did not confirm it. */
 	bool redelivered;
+	/*
+	 * ackMode 1: the device got an empty ACK and waits for a separate
+	 * CON 2.05 with its request's CoAP token, sent from local (the
+	 * address it talked to; local_len 0: unknown) once the sink has the
+	 * message (confirm.c).
+	 */
+	bool separate;
+	const uint8_t *coap_token;
+	size_t coap_token_len;
+	const struct sockaddr *local;
+	socklen_t local_len;
 };
 
 /*
@@ -282,5 +302,22 @@ void coapd_user_input(struct coapd *d, int fd);
 int coapd_user_tick(struct coapd_user *u);
 const struct coapd_user_stats *coapd_user_stats(struct coapd_user *u);
 size_t coapd_user_session_count(const struct coapd_user *u);
+
+/*
+ * confirm.c: ackMode 1's separate responses. At most COAPD_SEPARATE_MAX
+ * wait for their ACK at a time; more are sent once, not retransmitted.
+ */
+#define COAPD_SEPARATE_MAX	1024
+struct confirm *coapd_confirm_new(void);
+void coapd_confirm_free(struct confirm *c);
+/* A message the sink accepted: its separate CON 2.05, if m->separate. */
+void coapd_separate_response(struct coapd *d, const struct coapd_message *m);
+/* An ACK or RST from peer: true when it ended a separate response. */
+bool coapd_confirm_input(struct coapd *d, const struct sockaddr_storage *peer,
+			 const struct coap_msg *msg);
+/* The poll timeout (ms) until the next retransmission is due, -1: none. */
+int coapd_confirm_timeout(struct coapd *d);
+/* Retransmit what is due, give up what has run out of retransmissions. */
+void coapd_confirm_tick(struct coapd *d);
 
 #endif /* COAPD_H */

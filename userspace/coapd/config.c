@@ -39,6 +39,7 @@ enum {
 	OPT_MQTT_HOST, OPT_MQTT_PORT, OPT_MQTT_PREFIX, OPT_MQTT_ID,
 	OPT_MQTT_USER, OPT_MQTT_PASSFILE, OPT_SPOOL_DIR, OPT_SPOOL_MAX,
 	OPT_NO_OFFLOAD, OPT_IDLE_TIMEOUT,
+	OPT_ACK_TIMEOUT, OPT_MAX_RETRANSMIT,
 };
 
 static const char shortopts[] = "c:fp:r:vh";
@@ -76,6 +77,8 @@ static const struct option longopts[] = {
 	{ "spool-max-bytes", required_argument, NULL, OPT_SPOOL_MAX },
 	{ "no-offload", no_argument, NULL, OPT_NO_OFFLOAD },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT },
+	{ "max-retransmit", required_argument, NULL, OPT_MAX_RETRANSMIT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -144,6 +147,11 @@ static void usage(void)
 "                           coap_offload.ko: same checks, crypto and answers;\n"
 "                           coapctl's session/stats/monitor/config need the\n"
 "                           module (counters go to the log at exit)\n"
+"      --ack-timeout MS     ackMode 1: first wait for the device's ACK of a\n"
+"                           separate response, doubled per retransmission\n"
+"                           (default %u, RFC 7252 ACK_TIMEOUT)\n"
+"      --max-retransmit N   ackMode 1: retransmissions before giving up\n"
+"                           (default %u, RFC 7252 MAX_RETRANSMIT)\n"
 "In the file: one \"key = value\" per line, the key a long option name without\n"
 "\"--\"; a flag takes true or false; lines starting with # are comments.\n",
 		COAPD_CONFIG_DEFAULT_PATH, COAPD_PORT,
@@ -153,7 +161,8 @@ static void usage(void)
 		COAPD_DTLS_HANDSHAKE_RATE,
 		COAPD_AUTH_FAIL_BURST, COAPD_AUTH_FAIL_RATE,
 		COAPD_AUTH_FAIL_ENTRIES,
-		COAPD_MQTT_PORT, COAPD_SPOOL_DIR, COAPD_SPOOL_MAX >> 20);
+		COAPD_MQTT_PORT, COAPD_SPOOL_DIR, COAPD_SPOOL_MAX >> 20,
+		COAPD_ACK_TIMEOUT_MS, COAPD_MAX_RETRANSMIT);
 }
 
 /* A decimal in [min, max], nothing else; false otherwise. */
@@ -334,6 +343,17 @@ static const char *apply_option(struct coapd_config *cfg, int opt,
 		if (!parse_uint(arg, 0, COAP_OFFLOAD_IDLE_TIMEOUT_MAX, &v))
 			return "not 0..2592000 seconds";
 		cfg->idle_timeout = v;
+		break;
+	case OPT_ACK_TIMEOUT:
+		/* Doubled up to 10 times, it stays an int of milliseconds. */
+		if (!parse_uint(arg, 10, 60000, &v))
+			return "not 10..60000 ms";
+		cfg->ack_timeout_ms = v;
+		break;
+	case OPT_MAX_RETRANSMIT:
+		if (!parse_uint(arg, 0, 10, &v))
+			return "not 0..10";
+		cfg->max_retransmit = v;
 		break;
 	default:
 		return "not an option"; /* unreachable: getopt/lookup vet it */
@@ -531,6 +551,8 @@ int coapd_config_load(struct coapd_config *cfg, int argc, char **argv)
 		.mqtt_port = COAPD_MQTT_PORT,
 		.spool_dir = COAPD_SPOOL_DIR,
 		.spool_max_bytes = COAPD_SPOOL_MAX,
+		.ack_timeout_ms = COAPD_ACK_TIMEOUT_MS,
+		.max_retransmit = COAPD_MAX_RETRANSMIT,
 	};
 	/* First the flags are collected: the file comes before them. */
 	flags = calloc(argc, sizeof(*flags));
@@ -628,6 +650,8 @@ void coapd_config_print(const struct coapd_config *cfg, FILE *f)
 	fprintf(f, "auth-fail-entries = %u\n", cfg->auth_fail_entries);
 	fprintf(f, "idle-timeout = %u\n", cfg->idle_timeout);
 	fprintf(f, "no-offload = %s\n", cfg->no_offload ? "true" : "false");
+	fprintf(f, "ack-timeout = %u\n", cfg->ack_timeout_ms);
+	fprintf(f, "max-retransmit = %u\n", cfg->max_retransmit);
 	if (!cfg->mqtt_host) {
 		fprintf(f, "# mqtt-host: none, no MQTT sink\n");
 		return;

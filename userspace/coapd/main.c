@@ -77,12 +77,13 @@ const char *coapd_addr_str(const struct sockaddr *sa, socklen_t len,
 	return out;
 }
 
-static int socket_attach(struct coapd *d, int fd)
+/* SOCKET_ATTACH or SOCKET_DETACH of the UDP socket fd. */
+static int socket_cmd(struct coapd *d, uint8_t cmd, int fd)
 {
 	char buf[COAP_NL_BUF_SIZE];
 	struct nlmsghdr *nlh;
 
-	nlh = coap_nl_request(&d->nl, buf, COAP_OFFLOAD_CMD_SOCKET_ATTACH, 0);
+	nlh = coap_nl_request(&d->nl, buf, cmd, 0);
 	mnl_attr_put_u32(nlh, COAP_OFFLOAD_A_SOCKET_FD, fd);
 	return coap_nl_talk(&d->nl, nlh, NULL, NULL);
 }
@@ -123,7 +124,7 @@ static int udp_open(struct coapd *d, int family)
 	 * to /auth for nothing (a restart under traffic). The module takes
 	 * an unbound socket: it answers from the datagram's own addresses.
 	 */
-	err = d->user ? 0 : socket_attach(d, fd);
+	err = d->user ? 0 : socket_cmd(d, COAP_OFFLOAD_CMD_SOCKET_ATTACH, fd);
 	if (err) {
 		coapd_log(LOG_ERR, "%s UDP port %u: attach to the module: %s%s%s",
 			  name, d->cfg.port, strerror(-err),
@@ -292,7 +293,8 @@ static int setup(struct coapd *d)
 		return -1;
 	}
 	d->cache = coapd_cache_new();
-	if (!d->cache) {
+	d->confirm = coapd_confirm_new();
+	if (!d->cache || !d->confirm) {
 		coapd_log(LOG_ERR, "out of memory");
 		return -1;
 	}
@@ -334,25 +336,36 @@ static void teardown(struct coapd *d)
 	/* First: the last seqs are read back from the kernel. */
 	coapd_persist_close(d);
 	/*
-	 * Closing the UDP sockets detaches them; the kernel keeps its
-	 * sessions, so that a restarted daemon's devices need no new /auth.
+	 * Detached from the module first, so that nothing more arrives; the
+	 * kernel keeps its sessions, so that a restarted daemon's devices need
+	 * no new /auth. The sockets stay open for the drain below: ackMode 1's
+	 * separate responses to what it delivers leave from them (once: nobody
+	 * is left to retransmit them).
 	 */
-	if (d->udp4 >= 0)
-		close(d->udp4);
-	if (d->udp6 >= 0)
-		close(d->udp6);
+	if (!d->user) {
+		if (d->udp4 >= 0)
+			socket_cmd(d, COAP_OFFLOAD_CMD_SOCKET_DETACH, d->udp4);
+		if (d->udp6 >= 0)
+			socket_cmd(d, COAP_OFFLOAD_CMD_SOCKET_DETACH, d->udp6);
+	}
 	if (d->sig_fd >= 0)
 		close(d->sig_fd);
 	coapd_dtls_close(d);
 	/* Detached: nothing more arrives; what is queued goes to the sinks. */
 	if (d->consumer.nl && d->sinks)
 		coapd_sinks_drain(d);
+	if (d->udp4 >= 0)
+		close(d->udp4);
+	if (d->udp6 >= 0)
+		close(d->udp6);
+	d->udp4 = d->udp6 = -1;
 	coap_nl_close(&d->consumer);
 	coap_nl_close(&d->nl);
 	coapd_cache_free(d->cache);
 	ratelimit_free(d->auth_fail_source);
 	ratelimit_free(d->auth_fail_device);
 	coapd_user_free(d->user);
+	coapd_confirm_free(d->confirm);
 	if (d->reg)
 		coap_registry_close(d->reg);
 	coapd_sinks_close(d);
@@ -418,7 +431,7 @@ static int run(struct coapd *d)
 			       .events = POLLIN },
 		[P_TICK] = { .fd = d->persist_tick_fd, .events = POLLIN },
 	};
-	int timeout;
+	int timeout, ct;
 
 	for (;;) {
 		/* A sink that cannot take a message: stop reading (sink.c). */
@@ -426,6 +439,10 @@ static int run(struct coapd *d)
 		/* --no-offload expires its own sessions. */
 		timeout = d->user ? coapd_user_tick(d->user) : -1;
 		coapd_sinks_pollfd(d, &pfd[P_MQTT], &timeout);
+		/* Separate responses due for retransmission wake us up. */
+		ct = coapd_confirm_timeout(d);
+		if (ct >= 0 && (timeout < 0 || ct < timeout))
+			timeout = ct;
 		if (poll(pfd, P_N, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -448,6 +465,7 @@ static int run(struct coapd *d)
 			return -1;
 		if (pfd[P_TICK].revents && coapd_persist_tick(d))
 			return -1;
+		coapd_confirm_tick(d);
 	}
 }
 

@@ -328,7 +328,9 @@ static int kernel_restore(struct coapd *d, const struct coap_session_record *s,
 	if (s->idle_timeout)
 		mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT,
 				 s->idle_timeout);
-	/* s->ack_mode: pushed here once the uapi has a session ack mode. */
+	if (s->ack_mode)
+		mnl_attr_put_u8(nlh, COAP_OFFLOAD_SESSION_A_ACK_MODE,
+				s->ack_mode);
 	mnl_attr_nest_end(nlh, nest);
 	err = coap_nl_talk(&d->nl, nlh, NULL, NULL);
 	/* The request held the key. */

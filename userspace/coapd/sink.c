@@ -258,6 +258,17 @@ static void delivered(struct coapd *d, const struct coapd_message *m)
 		d->sinks->taken_id = m->id;
 	coapd_log(LOG_DEBUG, "delivered message %llu (%s)",
 		  (unsigned long long)m->id, m->topic);
+	/*
+	 * ackMode 1: the device has only an empty ACK; now it gets the result.
+	 * Also for a redelivered message the JSON sink skipped as written
+	 * already: the coapd that wrote it died before confirming it, maybe
+	 * before its separate 2.05 went out or was ACKed, and the device's
+	 * retransmissions get only the module's empty ACK, so this is its last
+	 * chance. A second 2.05 for an exchange the device closed already is
+	 * harmless: it matches no open request and is rejected with an RST
+	 * (RFC 7252 4.2, 5.3.2), which ends our retransmissions.
+	 */
+	coapd_separate_response(d, m);
 }
 
 /* Offer m to the sinks that have not taken it; true when all have. */
@@ -397,6 +408,18 @@ static int message_parse(const struct nlmsghdr *nlh, struct coapd_message *m)
 		m->peer = mnl_attr_get_payload(a);
 		m->peer_len = mnl_attr_get_payload_len(a);
 	}
+	/* ackMode 1: what the separate response needs. */
+	m->separate = !!tb[COAP_OFFLOAD_MESSAGE_A_SEPARATE];
+	a = tb[COAP_OFFLOAD_MESSAGE_A_COAP_TOKEN];
+	if (a) {
+		m->coap_token = mnl_attr_get_payload(a);
+		m->coap_token_len = mnl_attr_get_payload_len(a);
+	}
+	a = tb[COAP_OFFLOAD_MESSAGE_A_LOCAL];
+	if (a) {
+		m->local = mnl_attr_get_payload(a);
+		m->local_len = mnl_attr_get_payload_len(a);
+	}
 	return 0;
 }
 
@@ -409,7 +432,8 @@ static int hold(struct coapd *d, const struct coapd_message *m,
 	struct coapd_sinks *k = d->sinks;
 	char *p;
 
-	p = malloc(pk + dn + topic + m->payload_len + m->peer_len);
+	p = malloc(pk + dn + topic + m->payload_len + m->peer_len +
+		   m->coap_token_len + m->local_len);
 	if (!p)
 		return -ENOMEM;
 	k->held_buf = p;
@@ -425,6 +449,13 @@ static int hold(struct coapd *d, const struct coapd_message *m,
 	p += m->payload_len;
 	if (m->peer_len)
 		k->held_msg.peer = memcpy(p, m->peer, m->peer_len);
+	p += m->peer_len;
+	if (m->coap_token_len)
+		k->held_msg.coap_token = memcpy(p, m->coap_token,
+						m->coap_token_len);
+	p += m->coap_token_len;
+	if (m->local_len)
+		k->held_msg.local = memcpy(p, m->local, m->local_len);
 	k->held_taken = taken;
 	k->held = true;
 	coapd_log(LOG_DEBUG, "holding message %llu: a sink cannot take it now",

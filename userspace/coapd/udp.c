@@ -346,7 +346,7 @@ static void hex_encode(const uint8_t *in, size_t len, char *out)
 
 static int session_new(struct coapd *d, const char *token, const char *pk,
 		       const char *dn, enum coap_cipher cipher,
-		       const uint8_t *key, uint64_t seq_offset)
+		       const uint8_t *key, uint64_t seq_offset, bool separate)
 {
 	char buf[COAP_NL_BUF_SIZE];
 	struct nlmsghdr *nlh;
@@ -375,15 +375,19 @@ static int session_new(struct coapd *d, const char *token, const char *pk,
 	if (d->cfg.idle_timeout)
 		mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT,
 				 d->cfg.idle_timeout);
+	if (separate)
+		mnl_attr_put_u8(nlh, COAP_OFFLOAD_SESSION_A_ACK_MODE,
+				COAP_OFFLOAD_ACK_SEPARATE);
 	mnl_attr_nest_end(nlh, nest);
 	err = coap_nl_talk(&d->nl, nlh, NULL, NULL);
 	/* The request held the key. */
 	explicit_bzero(buf, sizeof(buf));
-	/* The kernel session has no ack mode (yet): 0. */
 	if (!err)
 		coapd_persist_granted(d, token, pk, dn, cipher, key, seq_offset,
 				      d->cfg.token_lifetime,
-				      d->cfg.idle_timeout, 0);
+				      d->cfg.idle_timeout,
+				      separate ? COAP_OFFLOAD_ACK_SEPARATE :
+						 COAP_OFFLOAD_ACK_PIGGYBACKED);
 	return err;
 }
 
@@ -417,7 +421,7 @@ static void session_del(struct coapd *d, const char *token)
  * 0 when the answer went out.
  */
 static uint8_t auth_grant(const struct request *r, const struct coap_device *dev,
-			  enum coap_cipher cipher, bool cbor)
+			  enum coap_cipher cipher, bool cbor, bool separate)
 {
 	struct {
 		uint8_t token[AUTH_TOKEN_BYTES];
@@ -444,7 +448,8 @@ static uint8_t auth_grant(const struct request *r, const struct coap_device *dev
 		if (err)
 			break;
 		err = session_new(r->d, token, dev->product_key,
-				  dev->device_name, cipher, key, seq_offset);
+				  dev->device_name, cipher, key, seq_offset,
+				  separate);
 	}
 	explicit_bzero(key, sizeof(key));
 	explicit_bzero(&rnd, sizeof(rnd));
@@ -466,10 +471,10 @@ static uint8_t auth_grant(const struct request *r, const struct coap_device *dev
 		explicit_bzero(token, sizeof(token));
 		return COAP_CODE_INTERNAL_ERROR;
 	}
-	coapd_log(LOG_NOTICE, "auth %s/%s from %s: token %s, %s, seqOffset %u",
+	coapd_log(LOG_NOTICE, "auth %s/%s from %s: token %s, %s, seqOffset %u%s",
 		  dev->product_key, dev->device_name, r->peer_str,
 		  coapd_redact(token, redacted), coap_proto_cipher_name(cipher),
-		  seq_offset);
+		  seq_offset, separate ? ", ackMode 1" : "");
 	reply(r, COAP_CODE_CONTENT, payload, len);
 	explicit_bzero(payload, sizeof(payload));
 	explicit_bzero(token, sizeof(token));
@@ -601,11 +606,9 @@ static uint8_t auth(const struct request *r)
 		code = COAP_CODE_UNAUTHORIZED;
 		goto out_wipe;
 	}
-	if (ack_mode && !strcmp(ack_mode, "1"))
-		/* Not implemented yet: a piggy-backed answer is valid CoAP. */
-		coapd_log(LOG_DEBUG, "auth %s/%s: ackMode 1 answered piggy-backed",
-			  pk, dn);
-	code = auth_grant(r, &dev, cipher, cbor_out);
+	/* ackMode 1 concerns publishes; the /auth answer stays piggy-backed. */
+	code = auth_grant(r, &dev, cipher, cbor_out,
+			  ack_mode && !strcmp(ack_mode, "1"));
 out_wipe:
 	explicit_bzero(&dev, sizeof(dev));
 	explicit_bzero(hex, sizeof(hex));
@@ -706,8 +709,14 @@ static void datagram(struct request *r, const uint8_t *buf, size_t len)
 			send_rst(r, (uint16_t)(buf[2] << 8 | buf[3]));
 		return;
 	}
-	if (r->msg.type == COAP_TYPE_ACK || r->msg.type == COAP_TYPE_RST)
-		return;		/* we send no CON: nothing to match */
+	if (r->msg.type == COAP_TYPE_ACK || r->msg.type == COAP_TYPE_RST) {
+		/* Only ackMode 1's separate responses are CONs of ours. */
+		if (!coapd_confirm_input(r->d, &r->peer, &r->msg))
+			coapd_log(LOG_DEBUG, "from %s: %s %u matches nothing",
+				  r->peer_str, r->msg.type == COAP_TYPE_ACK ?
+				  "ACK" : "RST", r->msg.message_id);
+		return;
+	}
 	if (COAP_CODE_CLASS(r->msg.code) != 0 || r->msg.code == COAP_CODE_EMPTY) {
 		/* A ping (empty CON) or a response where a request belongs. */
 		if (r->msg.type == COAP_TYPE_CON)
