@@ -3,7 +3,8 @@
 # --check-config, and every kind of bad configuration, which must end coapd
 # with exit 1 and one message naming FILE:LINE and the key (or the flag)
 # before it opens anything (the sink file and registry a bad config names stay
-# absent; no runtime "coapd: error:" line such as netlink's or the registry's).
+# absent; no runtime "coapd: error:" line such as netlink's or the registry's),
+# the MQTT TLS files (CA, client certificate and key) read and checked too.
 # No kernel module needed.
 #   tests/cli/coapd-args.sh [COAPD]
 set -u
@@ -13,7 +14,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 echo "TAP version 13"
-echo "1..46"
+echo "1..65"
 . tests/cli/lib.sh
 run() { # ARGS...: run coapd, keep stdout/stderr, set $rc
 	timeout 20 "$coapd" "$@" >"$tmp/out" 2>"$tmp/err"
@@ -176,6 +177,94 @@ ok $? "ackMode 1's --ack-timeout and --max-retransmit reach the configuration"
 run -c /dev/null -p 70000
 grep -qF -- "--port: '70000' is not a port" "$tmp/err"
 ok $? "a bad short flag is named by its long name (the file's key)"
+
+# MQTT over TLS: a CA, a client certificate and key made here (never
+# committed), the files read and checked before anything is opened.
+pem() { # NAME [CA]: NAME.key and NAME.crt, self-signed or by CA
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$tmp/$1.key" -subj "/CN=$1" -out "$tmp/$1.csr" 2>/dev/null &&
+	if [ $# = 1 ]; then
+		openssl x509 -req -in "$tmp/$1.csr" -signkey "$tmp/$1.key" \
+			-days 2 -out "$tmp/$1.crt" 2>/dev/null
+	else
+		openssl x509 -req -in "$tmp/$1.csr" -CA "$tmp/$2.crt" \
+			-CAkey "$tmp/$2.key" -CAcreateserial -days 2 \
+			-out "$tmp/$1.crt" 2>/dev/null
+	fi
+}
+pem ca && pem client ca && pem other ca &&
+	openssl pkey -in "$tmp/client.key" -aes128 -passout pass:pw \
+		-out "$tmp/enc.key" 2>/dev/null
+ok $? "test CA, client certificate and keys generated"
+tls=(--mqtt-host broker.example --mqtt-cafile "$tmp/ca.crt")
+run -c /dev/null "${tls[@]}" --check-config
+[ $rc = 0 ] && [ "$(effective mqtt-cafile)" = "$tmp/ca.crt" ] &&
+	[ "$(effective mqtt-port)" = 8883 ]
+ok $? "--mqtt-cafile turns TLS on; the port defaults to 8883 then"
+run -c /dev/null --mqtt-host broker.example --check-config
+[ $rc = 0 ] && [ "$(effective mqtt-port)" = 1883 ] &&
+	grep -q '^# mqtt-cafile, mqtt-capath: none, no TLS' "$tmp/out"
+ok $? "without a CA: no TLS, port 1883"
+printf 'mqtt-host = b\nmqtt-capath = %s\nmqtt-certfile = %s\nmqtt-keyfile = %s\nmqtt-port = 1884\n' \
+	"$tmp" "$tmp/client.crt" "$tmp/client.key" >"$tmp/tls.conf"
+run -c "$tmp/tls.conf" --check-config
+[ $rc = 0 ] && [ "$(effective mqtt-capath)" = "$tmp" ] &&
+	[ "$(effective mqtt-certfile)" = "$tmp/client.crt" ] &&
+	[ "$(effective mqtt-keyfile)" = "$tmp/client.key" ] &&
+	[ "$(effective mqtt-port)" = 1884 ] && grep -v '^#' "$tmp/out" >"$tmp/tls2.conf" &&
+	run -c "$tmp/tls2.conf" --check-config && [ $rc = 0 ] &&
+	[ "$(effective mqtt-certfile)" = "$tmp/client.crt" ]
+ok $? "mqtt-capath, a client certificate and key in the file; printed back"
+! grep -rqF -- "$(sed -n 2p "$tmp/client.key")" "$tmp/out"
+ok $? "--check-config prints no key material"
+
+# bad_tls MESSAGE ARGS...: exit 1, MESSAGE on stderr (one line), nothing
+# opened, nothing of the key printed.
+bad_tls() {
+	local want=$1
+	shift
+	run -c /dev/null -f -r "$tmp/reg.db" --sink-file "$tmp/must-not-exist" \
+		--mqtt-host b --spool-dir "$tmp/spool" "$@"
+	[ $rc = 1 ] && [ "$(wc -l <"$tmp/err")" = 1 ] &&
+		grep -qF -- "$want" "$tmp/err" && [ ! -e "$tmp/must-not-exist" ] &&
+		[ ! -e "$tmp/reg.db" ] && [ ! -e "$tmp/spool" ] &&
+		! grep -qF -- "$(sed -n 2p "$tmp/client.key")" "$tmp/err"
+	ok $? "bad TLS files: exit 1, '$(head -n 1 "$tmp/err")'"
+}
+: >"$tmp/empty.pem"
+bad_tls "mqtt-cafile $tmp/absent.pem: No such file or directory" \
+	--mqtt-cafile "$tmp/absent.pem"
+bad_tls "mqtt-cafile $tmp: Is a directory" --mqtt-cafile "$tmp"
+bad_tls "mqtt-cafile $tmp/empty.pem: no PEM certificate in it" \
+	--mqtt-cafile "$tmp/empty.pem"
+bad_tls "mqtt-cafile $tmp/client.key: no PEM certificate in it" \
+	--mqtt-cafile "$tmp/client.key"
+bad_tls "mqtt-capath $tmp/absent: No such file or directory" \
+	--mqtt-capath "$tmp/absent"
+bad_tls "mqtt-capath $tmp/ca.crt: Not a directory" --mqtt-capath "$tmp/ca.crt"
+bad_tls "mqtt-certfile and mqtt-keyfile need mqtt-cafile or mqtt-capath" \
+	--mqtt-certfile "$tmp/client.crt" --mqtt-keyfile "$tmp/client.key"
+bad_tls "mqtt-certfile and mqtt-keyfile go together" \
+	--mqtt-cafile "$tmp/ca.crt" --mqtt-certfile "$tmp/client.crt"
+bad_tls "mqtt-certfile $tmp/absent.crt: No such file or directory" \
+	--mqtt-cafile "$tmp/ca.crt" --mqtt-certfile "$tmp/absent.crt" \
+	--mqtt-keyfile "$tmp/client.key"
+bad_tls "mqtt-certfile $tmp/client.key: no PEM certificate in it" \
+	--mqtt-cafile "$tmp/ca.crt" --mqtt-certfile "$tmp/client.key" \
+	--mqtt-keyfile "$tmp/client.key"
+bad_tls "mqtt-keyfile $tmp/client.crt: no unencrypted PEM private key in it" \
+	--mqtt-cafile "$tmp/ca.crt" --mqtt-certfile "$tmp/client.crt" \
+	--mqtt-keyfile "$tmp/client.crt"
+bad_tls "mqtt-keyfile $tmp/enc.key: no unencrypted PEM private key in it" \
+	--mqtt-cafile "$tmp/ca.crt" --mqtt-certfile "$tmp/client.crt" \
+	--mqtt-keyfile "$tmp/enc.key" </dev/null
+bad_tls "mqtt-keyfile $tmp/other.key: not the key of mqtt-certfile $tmp/client.crt" \
+	--mqtt-cafile "$tmp/ca.crt" --mqtt-certfile "$tmp/client.crt" \
+	--mqtt-keyfile "$tmp/other.key"
+printf 'mqtt-host = b\nmqtt-cafile = %s\n' "$tmp/absent.pem" >"$tmp/badtls.conf"
+run -c "$tmp/badtls.conf" --check-config
+[ $rc = 1 ] && grep -qF "mqtt-cafile $tmp/absent.pem: No such file or directory" "$tmp/err"
+ok $? "--check-config finds an unreadable mqtt-cafile of the file too"
 
 printf 'port = 6000\n' >"$tmp/p.conf"
 run -c "$tmp/p.conf" --port nope

@@ -7,7 +7,11 @@
 # stopped the device still gets 2.05 and the messages wait in the spool;
 # they arrive, once each and in order, when the broker is back; a coapd
 # restarted with a non-empty spool delivers it; the password is never
-# logged. TAP on stdout.
+# logged. Then MQTT over TLS, with a CA made at test time: messages arrive
+# over TLS (a client certificate too); a broker whose certificate is from
+# another CA, or names another host, is refused (logged), coapd keeps the
+# messages in its spool and they arrive once it talks to the right broker.
+# TAP on stdout.
 #   tests/e2e/mqtt.sh BUILD_DIR
 set -u
 build=$(cd "${1:-build}" && pwd)
@@ -21,7 +25,7 @@ mpass=$(openssl rand -hex 10)
 dev=$build/coap-device
 
 echo "TAP version 13"
-echo "1..31"
+echo "1..50"
 . "$(dirname "$0")/lib.sh"
 
 work=$(mktemp -d /tmp/mqtt.XXXXXX)
@@ -32,16 +36,22 @@ spool=$work/spool
 sub_out=$work/sub.out
 broker_pid=
 sub_pid=
+tls_broker_pid=
+tls_sub_pid=
 cleanup() {
 	[ -n "$coapd_pid" ] && kill "$coapd_pid" 2>/dev/null
 	[ -n "$sub_pid" ] && kill "$sub_pid" 2>/dev/null
 	[ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null
+	[ -n "$tls_sub_pid" ] && kill "$tls_sub_pid" 2>/dev/null
+	[ -n "$tls_broker_pid" ] && kill "$tls_broker_pid" 2>/dev/null
 	wait 2>/dev/null
 	umount "$work/small" 2>/dev/null
 	if [ -n "${COAP_VM_OUT:-}" ]; then
 		cat "$work"/coapd*.log >"$COAP_VM_OUT/mqtt-coapd.log" 2>/dev/null
 		cp "$work/mosquitto.log" "$COAP_VM_OUT/mqtt-broker.log" 2>/dev/null
 		cp "$sub_out" "$COAP_VM_OUT/mqtt-sub.out" 2>/dev/null
+		cp "$work/mosquitto-tls.log" "$COAP_VM_OUT/mqtt-broker-tls.log" 2>/dev/null
+		cp "$work/tls-sub.out" "$COAP_VM_OUT/mqtt-tls-sub.out" 2>/dev/null
 	fi
 	rm -rf "$work"
 }
@@ -259,5 +269,116 @@ result $status "room again: the JSON sink gets both, once each, in order"
 poll_for 20 expect_seen "${seen[@]}" down-1 down-2 down-3 restart-1 restart-2 \
 	full-1 full-2
 result $? "and mosquitto_sub gets them once each"
+stop_coapd
+
+# 32..50: MQTT over TLS. A CA and certificates made here (never
+# committed); a second broker with three TLS listeners: $tport has a
+# certificate of the CA for 127.0.0.1 and asks clients for one of theirs,
+# $rport one of another CA, $nport one of the CA for another host name.
+tport=18883
+rport=18884
+nport=18885
+tls=$work/tls
+mkdir "$tls"
+pem() { # NAME CA [SAN]: NAME.key, NAME.crt signed by CA (CA = NAME: self)
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$tls/$1.key" -subj "/CN=$1" -out "$tls/$1.csr" 2>/dev/null &&
+	if [ "$1" = "$2" ]; then
+		openssl x509 -req -in "$tls/$1.csr" -signkey "$tls/$1.key" \
+			-days 2 -out "$tls/$1.crt" 2>/dev/null
+	else
+		printf 'subjectAltName=%s\n' "$3" >"$tls/$1.ext"
+		openssl x509 -req -in "$tls/$1.csr" -CA "$tls/$2.crt" \
+			-CAkey "$tls/$2.key" -CAcreateserial -days 2 \
+			-extfile "$tls/$1.ext" -out "$tls/$1.crt" 2>/dev/null
+	fi
+}
+pem ca ca && pem rogue rogue && pem server ca "IP:127.0.0.1,DNS:localhost" &&
+	pem rserver rogue "IP:127.0.0.1,DNS:localhost" &&
+	pem nserver ca "DNS:broker.invalid" && pem client ca "DNS:coapd"
+result $? "a test CA, broker and client certificates generated"
+printf '%s\n' "user root" \
+	"listener $tport 127.0.0.1" "cafile $tls/ca.crt" \
+	"certfile $tls/server.crt" "keyfile $tls/server.key" \
+	"require_certificate true" \
+	"listener $rport 127.0.0.1" \
+	"certfile $tls/rserver.crt" "keyfile $tls/rserver.key" \
+	"listener $nport 127.0.0.1" \
+	"certfile $tls/nserver.crt" "keyfile $tls/nserver.key" \
+	"allow_anonymous true" \
+	"log_dest file $work/mosquitto-tls.log" "log_type all" \
+	>"$work/mosquitto-tls.conf"
+mosquitto -c "$work/mosquitto-tls.conf" 2>>"$work/mosquitto-tls.log" &
+tls_broker_pid=$!
+poll_for 20 grep -q "Opening ipv4 listen socket on port $nport" \
+	"$work/mosquitto-tls.log" && kill -0 "$tls_broker_pid"
+status=$?
+result $status "mosquitto with TLS listeners on $tport, $rport, $nport"
+[ $status = 0 ] || show "$work/mosquitto-tls.log"
+mosquitto_sub -h 127.0.0.1 -p "$tport" --cafile "$tls/ca.crt" \
+	--cert "$tls/client.crt" --key "$tls/client.key" -i e2e-tls-sub \
+	-q 1 -v -t "$prefix/#" >"$work/tls-sub.out" 2>"$work/tls-sub.err" &
+tls_sub_pid=$!
+poll_for 20 grep -q 'Received SUBSCRIBE from e2e-tls-sub' "$work/mosquitto-tls.log"
+result $? "mosquitto_sub subscribed over TLS"
+tls_seen() { # PAYLOADS...: the TLS subscriber saw exactly these, in order
+	[ "$(sed -n "s|^$topic ||p" "$work/tls-sub.out")" = "$(printf '%s\n' "$@")" ]
+}
+# coapd's CONNECTs the broker accepted (only after a TLS handshake).
+tls_connects() { grep -c 'New client connected from .* as e2e-coapd-tls ' \
+	"$work/mosquitto-tls.log"; }
+sink=$work/sink-tls.jsonl
+spool=$work/spool-tls
+tls_args=(--mqtt-host 127.0.0.1 --mqtt-prefix "$prefix"
+	--mqtt-client-id e2e-coapd-tls --spool-dir "$spool"
+	--spool-max-bytes 1M --mqtt-cafile "$tls/ca.crt")
+client_cert=(--mqtt-certfile "$tls/client.crt" --mqtt-keyfile "$tls/client.key")
+
+start_coapd -v -v "${tls_args[@]}" --mqtt-port "$tport" "${client_cert[@]}"
+poll_for 20 grep -q "mqtt: connected to 127.0.0.1:$tport (TLS, broker verified)" "$log"
+status=$?
+result $status "coapd connects over TLS (broker verified, with a client certificate)"
+[ $status = 0 ] || show "$log"
+d --payload 'tls-{n}' run --messages 3 >"$work/tls.out" 2>&1 &&
+	acked "$work/tls.out" 3 && poll_for 20 tls_seen tls-1 tls-2 tls-3 &&
+	poll_for 10 no_segments
+status=$?
+result $status "3 publishes arrive over TLS, once each, in order; spool empty"
+[ $status = 0 ] || { show "$work/tls.out" "$work/tls-sub.out"; tail -n 20 "$log" | show; }
+stop_coapd
+cp "$log" "$work/coapd-tls1.log"
+
+# refused PORT PATTERN NAME: coapd pointed at a listener whose certificate
+# it must refuse: it logs PATTERN; the device still gets 2.05, the messages
+# wait in the spool, the broker never gets coapd's CONNECT.
+refused() {
+	local before
+	before=$(tls_connects)
+	start_coapd -v -v "${tls_args[@]}" --mqtt-port "$1"
+	poll_for 30 grep -qF "mqtt: 127.0.0.1:$1: $2" "$log"
+	status=$?
+	result $status "port $1: refused, logged: '$(grep -o "mqtt: 127.0.0.1:$1: [^(]*([^)]*)" "$log" | head -n 1)'"
+	[ $status = 0 ] || tail -n 20 "$log" | show
+	d --payload "$3-{n}" run --messages 2 >"$work/$3.out" 2>&1 &&
+		acked "$work/$3.out" 2 && sleep 2 && [ "$(segments)" -ge 1 ] &&
+		tls_seen tls-1 tls-2 tls-3 && [ "$(tls_connects)" = "$before" ] &&
+		! grep -q 'mqtt: connected' "$log"
+	status=$?
+	result $status "port $1: 2 publishes acked, held in the spool, nothing delivered"
+	[ $status = 0 ] || { show "$work/$3.out" "$work/tls-sub.out"; tail -n 20 "$log" | show; }
+	stop_coapd
+	cp "$log" "$work/coapd-$3.log"
+}
+refused "$rport" "A TLS error occurred: OpenSSL Error[0]: error:0A000086:SSL routines::certificate verify failed (the broker's certificate is not from a CA of mqtt-cafile/mqtt-capath)" rogue
+refused "$nport" "A TLS error occurred: host name verification failed (the broker's certificate does not name mqtt-host)" wrongname
+
+start_coapd -v -v "${tls_args[@]}" --mqtt-port "$tport" "${client_cert[@]}"
+poll_for 60 tls_seen tls-1 tls-2 tls-3 rogue-1 rogue-2 wrongname-1 wrongname-2 &&
+	poll_for 10 no_segments
+status=$?
+result $status "against the right broker again: the held messages arrive once each, in order"
+[ $status = 0 ] || { show "$work/tls-sub.out"; tail -n 20 "$log" | show; }
+! grep -qF -- "$(sed -n 2p "$tls/client.key")" "$work"/coapd*.log "$log"
+result $? "no client key material in coapd's logs"
 stop_coapd
 exit 0

@@ -69,6 +69,13 @@ struct coapd_config {
 	const char *mqtt_client_id;	/* NULL: "coapd-<hostname>" */
 	const char *mqtt_username;
 	const char *mqtt_password_file;
+	/*
+	 * TLS to the broker, on when a CA is given (file or directory): the
+	 * broker's certificate and name are always verified. A client
+	 * certificate and key (PEM, unencrypted) when the broker asks for one.
+	 */
+	const char *mqtt_cafile, *mqtt_capath;
+	const char *mqtt_certfile, *mqtt_keyfile;
 	const char *spool_dir;
 	uint64_t spool_max_bytes;
 	bool no_offload;		/* serve publishes here (userpath.c) */

@@ -19,6 +19,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "coapd.h"
 #include "spool.h"
@@ -27,6 +30,7 @@
 #define CONFIG_FILE_MAX		(1 << 20)
 
 #define COAPD_MQTT_PORT		1883
+#define COAPD_MQTT_TLS_PORT	8883
 #define COAPD_SPOOL_DIR		"/var/spool/coapd"
 #define COAPD_SPOOL_MAX		(64ULL << 20)
 
@@ -37,7 +41,8 @@ enum {
 	OPT_DTLS_IDLE, OPT_DTLS_RATE, OPT_AUTH_FAIL_BURST, OPT_AUTH_FAIL_RATE,
 	OPT_AUTH_FAIL_ENTRIES,
 	OPT_MQTT_HOST, OPT_MQTT_PORT, OPT_MQTT_PREFIX, OPT_MQTT_ID,
-	OPT_MQTT_USER, OPT_MQTT_PASSFILE, OPT_SPOOL_DIR, OPT_SPOOL_MAX,
+	OPT_MQTT_USER, OPT_MQTT_PASSFILE, OPT_MQTT_CAFILE, OPT_MQTT_CAPATH,
+	OPT_MQTT_CERTFILE, OPT_MQTT_KEYFILE, OPT_SPOOL_DIR, OPT_SPOOL_MAX,
 	OPT_NO_OFFLOAD, OPT_IDLE_TIMEOUT,
 	OPT_ACK_TIMEOUT, OPT_MAX_RETRANSMIT,
 };
@@ -73,6 +78,10 @@ static const struct option longopts[] = {
 	{ "mqtt-client-id", required_argument, NULL, OPT_MQTT_ID },
 	{ "mqtt-username", required_argument, NULL, OPT_MQTT_USER },
 	{ "mqtt-password-file", required_argument, NULL, OPT_MQTT_PASSFILE },
+	{ "mqtt-cafile", required_argument, NULL, OPT_MQTT_CAFILE },
+	{ "mqtt-capath", required_argument, NULL, OPT_MQTT_CAPATH },
+	{ "mqtt-certfile", required_argument, NULL, OPT_MQTT_CERTFILE },
+	{ "mqtt-keyfile", required_argument, NULL, OPT_MQTT_KEYFILE },
 	{ "spool-dir", required_argument, NULL, OPT_SPOOL_DIR },
 	{ "spool-max-bytes", required_argument, NULL, OPT_SPOOL_MAX },
 	{ "no-offload", no_argument, NULL, OPT_NO_OFFLOAD },
@@ -132,11 +141,18 @@ static void usage(void)
 "                           (default %u)\n"
 "      --mqtt-host HOST     publish messages to this MQTT broker (QoS 1); topic:\n"
 "                           the CoAP topic without its leading '/'\n"
-"      --mqtt-port PORT     the broker's port (default %u)\n"
+"      --mqtt-port PORT     the broker's port (default %u, with TLS %u)\n"
 "      --mqtt-prefix P      put P/ before every MQTT topic\n"
 "      --mqtt-client-id ID  MQTT client id (default coapd-HOSTNAME)\n"
 "      --mqtt-username U    MQTT user name\n"
 "      --mqtt-password-file PATH  MQTT password: the file's first line\n"
+"      --mqtt-cafile PEM    talk TLS to the broker and trust these CA\n"
+"                           certificates; the broker's certificate and its\n"
+"                           name (mqtt-host) are always verified\n"
+"      --mqtt-capath DIR    the same with a directory of hashed CA certificates\n"
+"                           (e.g. /etc/ssl/certs)\n"
+"      --mqtt-certfile PEM  TLS client certificate, for brokers that ask\n"
+"      --mqtt-keyfile PEM   its private key (unencrypted)\n"
 "      --spool-dir DIR      messages wait here for the broker (default\n"
 "                           %s)\n"
 "      --spool-max-bytes N  the spool's bound, k/M/G suffix allowed (default\n"
@@ -161,8 +177,8 @@ static void usage(void)
 		COAPD_DTLS_HANDSHAKE_RATE,
 		COAPD_AUTH_FAIL_BURST, COAPD_AUTH_FAIL_RATE,
 		COAPD_AUTH_FAIL_ENTRIES,
-		COAPD_MQTT_PORT, COAPD_SPOOL_DIR, COAPD_SPOOL_MAX >> 20,
-		COAPD_ACK_TIMEOUT_MS, COAPD_MAX_RETRANSMIT);
+		COAPD_MQTT_PORT, COAPD_MQTT_TLS_PORT, COAPD_SPOOL_DIR,
+		COAPD_SPOOL_MAX >> 20, COAPD_ACK_TIMEOUT_MS, COAPD_MAX_RETRANSMIT);
 }
 
 /* A decimal in [min, max], nothing else; false otherwise. */
@@ -326,6 +342,18 @@ static const char *apply_option(struct coapd_config *cfg, int opt,
 		break;
 	case OPT_MQTT_PASSFILE:
 		cfg->mqtt_password_file = arg;
+		break;
+	case OPT_MQTT_CAFILE:
+		cfg->mqtt_cafile = arg;
+		break;
+	case OPT_MQTT_CAPATH:
+		cfg->mqtt_capath = arg;
+		break;
+	case OPT_MQTT_CERTFILE:
+		cfg->mqtt_certfile = arg;
+		break;
+	case OPT_MQTT_KEYFILE:
+		cfg->mqtt_keyfile = arg;
 		break;
 	case OPT_SPOOL_DIR:
 		cfg->spool_dir = arg;
@@ -528,6 +556,125 @@ static int load_file(struct coapd_config *cfg, const char *path,
 	return 0;
 }
 
+/* OpenSSL's passphrase callback: an encrypted key is refused, not asked. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	return -1;
+}
+
+/* PATH opened for reading as a regular file, or NULL (the error printed). */
+static FILE *tls_file_open(const char *key, const char *path)
+{
+	const char *why;
+	struct stat st;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f) {
+		fprintf(stderr, "coapd: %s %s: %s\n", key, path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(f), &st))
+		why = strerror(errno);
+	else if (S_ISDIR(st.st_mode))
+		why = strerror(EISDIR);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else
+		return f;
+	fprintf(stderr, "coapd: %s %s: %s\n", key, path, why);
+	fclose(f);
+	return NULL;
+}
+
+/*
+ * The MQTT TLS options, checked before anything is opened: the CA, the
+ * client certificate and its key are read and parsed here (libmosquitto
+ * reads them again at each connection), so that a wrong path or file is a
+ * startup error naming the key and the file, not a connection failing
+ * forever. 0 or -1 (the error printed).
+ */
+static int mqtt_tls_check(const struct coapd_config *cfg)
+{
+	X509 *cert = NULL, *ca;
+	EVP_PKEY *pkey = NULL;
+	int ret = -1, n = 0, err = 0;
+	struct stat st;
+	FILE *f;
+
+	if ((cfg->mqtt_certfile || cfg->mqtt_keyfile) &&
+	    !cfg->mqtt_cafile && !cfg->mqtt_capath) {
+		fprintf(stderr, "coapd: mqtt-certfile and mqtt-keyfile need mqtt-cafile or mqtt-capath (TLS)\n");
+		return -1;
+	}
+	if (!cfg->mqtt_certfile != !cfg->mqtt_keyfile) {
+		fprintf(stderr, "coapd: mqtt-certfile and mqtt-keyfile go together\n");
+		return -1;
+	}
+	if (cfg->mqtt_capath) {
+		if (stat(cfg->mqtt_capath, &st))
+			err = errno;
+		else if (!S_ISDIR(st.st_mode))
+			err = ENOTDIR;
+		else if (access(cfg->mqtt_capath, R_OK | X_OK))
+			err = errno;
+		if (err) {
+			fprintf(stderr, "coapd: mqtt-capath %s: %s\n",
+				cfg->mqtt_capath, strerror(err));
+			return -1;
+		}
+	}
+	if (cfg->mqtt_cafile) {
+		f = tls_file_open("mqtt-cafile", cfg->mqtt_cafile);
+		if (!f)
+			return -1;
+		while ((ca = PEM_read_X509(f, NULL, no_passphrase, NULL))) {
+			X509_free(ca);
+			n++;
+		}
+		fclose(f);
+		if (!n) {
+			fprintf(stderr, "coapd: mqtt-cafile %s: no PEM certificate in it\n",
+				cfg->mqtt_cafile);
+			return -1;
+		}
+	}
+	if (!cfg->mqtt_certfile)
+		return 0;
+	f = tls_file_open("mqtt-certfile", cfg->mqtt_certfile);
+	if (!f)
+		return -1;
+	cert = PEM_read_X509(f, NULL, no_passphrase, NULL);
+	fclose(f);
+	if (!cert) {
+		fprintf(stderr, "coapd: mqtt-certfile %s: no PEM certificate in it\n",
+			cfg->mqtt_certfile);
+		goto out;
+	}
+	f = tls_file_open("mqtt-keyfile", cfg->mqtt_keyfile);
+	if (!f)
+		goto out;
+	pkey = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
+	fclose(f);
+	if (!pkey) {
+		fprintf(stderr, "coapd: mqtt-keyfile %s: no unencrypted PEM private key in it\n",
+			cfg->mqtt_keyfile);
+		goto out;
+	}
+	if (X509_check_private_key(cert, pkey) != 1) {
+		fprintf(stderr, "coapd: mqtt-keyfile %s: not the key of mqtt-certfile %s\n",
+			cfg->mqtt_keyfile, cfg->mqtt_certfile);
+		goto out;
+	}
+	ret = 0;
+out:
+	/* Nothing of the key stays in OpenSSL's error queue or in memory. */
+	ERR_clear_error();
+	EVP_PKEY_free(pkey);
+	X509_free(cert);
+	return ret;
+}
+
 int coapd_config_load(struct coapd_config *cfg, int argc, char **argv)
 {
 	struct { int opt; const char *arg; } *flags;
@@ -548,7 +695,7 @@ int coapd_config_load(struct coapd_config *cfg, int argc, char **argv)
 		.auth_fail_burst = COAPD_AUTH_FAIL_BURST,
 		.auth_fail_rate = COAPD_AUTH_FAIL_RATE,
 		.auth_fail_entries = COAPD_AUTH_FAIL_ENTRIES,
-		.mqtt_port = COAPD_MQTT_PORT,
+		/* 0: the default of plain MQTT or of TLS, set below. */
 		.spool_dir = COAPD_SPOOL_DIR,
 		.spool_max_bytes = COAPD_SPOOL_MAX,
 		.ack_timeout_ms = COAPD_ACK_TIMEOUT_MS,
@@ -605,6 +752,11 @@ int coapd_config_load(struct coapd_config *cfg, int argc, char **argv)
 		fprintf(stderr, "coapd: mqtt-password-file needs mqtt-username\n");
 		goto out;
 	}
+	if (mqtt_tls_check(cfg))
+		goto out;
+	if (!cfg->mqtt_port)
+		cfg->mqtt_port = cfg->mqtt_cafile || cfg->mqtt_capath ?
+				 COAPD_MQTT_TLS_PORT : COAPD_MQTT_PORT;
 	if (cfg->log_target == COAPD_LOG_DEFAULT)
 		cfg->log_target = cfg->foreground ? COAPD_LOG_STDERR :
 				  COAPD_LOG_SYSLOG;
@@ -667,6 +819,15 @@ void coapd_config_print(const struct coapd_config *cfg, FILE *f)
 	/* The file's name only: the password stays in it. */
 	if (cfg->mqtt_password_file)
 		fprintf(f, "mqtt-password-file = %s\n", cfg->mqtt_password_file);
+	if (cfg->mqtt_cafile)
+		fprintf(f, "mqtt-cafile = %s\n", cfg->mqtt_cafile);
+	if (cfg->mqtt_capath)
+		fprintf(f, "mqtt-capath = %s\n", cfg->mqtt_capath);
+	if (!cfg->mqtt_cafile && !cfg->mqtt_capath)
+		fprintf(f, "# mqtt-cafile, mqtt-capath: none, no TLS\n");
+	if (cfg->mqtt_certfile)
+		fprintf(f, "mqtt-certfile = %s\nmqtt-keyfile = %s\n",
+			cfg->mqtt_certfile, cfg->mqtt_keyfile);
 	fprintf(f, "spool-dir = %s\n", cfg->spool_dir);
 	fprintf(f, "spool-max-bytes = %llu\n",
 		(unsigned long long)cfg->spool_max_bytes);

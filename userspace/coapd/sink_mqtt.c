@@ -54,6 +54,9 @@ struct mqtt_sink {
 	bool was_up;			/* for logging changes only */
 	bool spool_full_logged;
 	bool lib_init;
+	bool tls;			/* a CA is configured */
+	char lib_error[256];		/* libmosquitto's last error line */
+	char last_why[320];		/* the last failure logged */
 	int64_t attempt_at;		/* ms, CLOCK_MONOTONIC */
 	int64_t connect_started;
 	int backoff;			/* ms */
@@ -104,19 +107,42 @@ static void schedule_attempt(struct mqtt_sink *m)
 							  m->backoff * 2;
 }
 
-static void connection_end(struct mqtt_sink *m, const char *why)
+/* A message without its final '.' (libmosquitto ends its own with one). */
+static int msg_len(const char *s)
 {
+	size_t n = strlen(s);
+
+	return n && s[n - 1] == '.' ? (int)n - 1 : (int)n;
+}
+
+static void connection_end(struct mqtt_sink *m, const char *what)
+{
+	const char *lib = m->lib_error, *hint = "";
+	char why[sizeof(m->last_why)];
+
+	/* What libmosquitto said (OpenSSL's reason for a TLS failure). */
+	if (!strncmp(lib, "Error: ", 7))
+		lib += 7;
+	if (strstr(lib, "certificate verify failed"))
+		hint = " (the broker's certificate is not from a CA of mqtt-cafile/mqtt-capath)";
+	else if (strstr(lib, "host name verification failed"))
+		hint = " (the broker's certificate does not name mqtt-host)";
+	snprintf(why, sizeof(why), "%.*s%s%.*s%s", msg_len(what), what,
+		 *lib ? ": " : "", msg_len(lib), lib, hint);
+	m->lib_error[0] = '\0';
 	if (m->mosq) {
 		mosquitto_destroy(m->mosq);
 		m->mosq = NULL;
 	}
-	if (m->was_up || !m->attempt_at)
+	/* Once per change: a broker away for hours is not a line a try. */
+	if (m->was_up || !m->attempt_at || strcmp(why, m->last_why))
 		coapd_log(LOG_WARNING, "mqtt: %s:%u: %s (messages stay in the spool: %llu pending); retrying",
 			  m->cfg->mqtt_host, m->cfg->mqtt_port, why,
 			  (unsigned long long)spool_pending(m->spool));
 	else
 		coapd_log(LOG_DEBUG, "mqtt: %s:%u: %s", m->cfg->mqtt_host,
 			  m->cfg->mqtt_port, why);
+	snprintf(m->last_why, sizeof(m->last_why), "%s", why);
 	m->was_up = false;
 	m->connected = false;
 	m->broken = false;
@@ -183,10 +209,12 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 		m->broken = true;
 		return;
 	}
-	coapd_log(LOG_NOTICE, "mqtt: connected to %s:%u as %s; %llu messages in the spool",
-		  m->cfg->mqtt_host, m->cfg->mqtt_port, m->client_id,
+	coapd_log(LOG_NOTICE, "mqtt: connected to %s:%u%s as %s; %llu messages in the spool",
+		  m->cfg->mqtt_host, m->cfg->mqtt_port,
+		  m->tls ? " (TLS, broker verified)" : "", m->client_id,
 		  (unsigned long long)spool_pending(m->spool));
 	m->connected = true;
+	m->last_why[0] = '\0';
 	m->was_up = true;
 	m->backoff = MQTT_BACKOFF_MIN;
 	pump(m);
@@ -222,6 +250,42 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
 	pump(m);
 }
 
+/*
+ * libmosquitto's own error lines: the first of an attempt is kept for the
+ * line that ends it (a TLS failure's reason is only said here).
+ */
+static void on_log(struct mosquitto *mosq, void *obj, int level,
+		   const char *str)
+{
+	struct mqtt_sink *m = obj;
+
+	if (level & MOSQ_LOG_ERR) {
+		if (!m->lib_error[0])
+			snprintf(m->lib_error, sizeof(m->lib_error), "%s", str);
+		coapd_log(LOG_DEBUG, "mqtt: libmosquitto: %s", str);
+	}
+}
+
+/*
+ * TLS: the broker's certificate must chain to the configured CA and name
+ * mqtt-host (libmosquitto checks the name unless told it is insecure, which
+ * coapd never does).
+ */
+static int tls_setup(struct mqtt_sink *m)
+{
+	const struct coapd_config *cfg = m->cfg;
+	int err;
+
+	err = mosquitto_tls_set(m->mosq, cfg->mqtt_cafile, cfg->mqtt_capath,
+				cfg->mqtt_certfile, cfg->mqtt_keyfile, NULL);
+	if (err == MOSQ_ERR_SUCCESS)
+		/* 1: SSL_VERIFY_PEER; the library's TLS versions and ciphers. */
+		err = mosquitto_tls_opts_set(m->mosq, 1, NULL, NULL);
+	if (err == MOSQ_ERR_SUCCESS)
+		err = mosquitto_tls_insecure_set(m->mosq, false);
+	return err;
+}
+
 static void attempt(struct mqtt_sink *m)
 {
 	int err;
@@ -234,6 +298,16 @@ static void attempt(struct mqtt_sink *m)
 	mosquitto_connect_callback_set(m->mosq, on_connect);
 	mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
 	mosquitto_publish_callback_set(m->mosq, on_publish);
+	mosquitto_log_callback_set(m->mosq, on_log);
+	if (m->tls) {
+		err = tls_setup(m);
+		if (err != MOSQ_ERR_SUCCESS) {
+			connection_end(m, err == MOSQ_ERR_INVAL ?
+				       "TLS: a CA, certificate or key file cannot be read" :
+				       mosquitto_strerror(err));
+			return;
+		}
+	}
 	if (m->cfg->mqtt_username &&
 	    mosquitto_username_pw_set(m->mosq, m->cfg->mqtt_username,
 				      m->password) != MOSQ_ERR_SUCCESS) {
@@ -379,6 +453,7 @@ int mqtt_sink_open(const struct coapd_config *cfg, struct mqtt_sink **mp)
 		goto nomem;
 	*mp = m;
 	m->cfg = cfg;
+	m->tls = cfg->mqtt_cafile || cfg->mqtt_capath;
 	m->backoff = MQTT_BACKOFF_MIN;
 	m->rec = malloc(SPOOL_RECORD_MAX);
 	if (!m->rec)
@@ -409,8 +484,10 @@ int mqtt_sink_open(const struct coapd_config *cfg, struct mqtt_sink **mp)
 		return -EIO;
 	}
 	m->lib_init = true;
-	coapd_log(LOG_INFO, "mqtt: broker %s:%u, topic prefix '%s', spool %s (%llu messages, %llu of %llu bytes)",
+	coapd_log(LOG_INFO, "mqtt: broker %s:%u%s, topic prefix '%s', spool %s (%llu messages, %llu of %llu bytes)",
 		  cfg->mqtt_host, cfg->mqtt_port,
+		  !m->tls ? "" : cfg->mqtt_certfile ?
+		  " (TLS, client certificate)" : " (TLS)",
 		  cfg->mqtt_prefix ? cfg->mqtt_prefix : "", cfg->spool_dir,
 		  (unsigned long long)spool_pending(m->spool),
 		  (unsigned long long)spool_used(m->spool),
