@@ -90,7 +90,8 @@ struct coap_offload_session {
 	char device_name[COAP_OFFLOAD_IDENTITY_MAX + 1];
 	u8 next_answer;			/* under @lock; here, it fills a hole */
 	u8 ack_mode;			/* enum coap_offload_ack_mode; a hole */
-	u32 cipher;			/* enum coap_offload_cipher */
+	u8 mode;			/* enum coap_offload_session_mode; a hole */
+	u32 cipher;			/* enum coap_offload_cipher; 0: DTLS */
 	struct crypto_aes_ctx aes;	/* both directions' key schedules */
 	u64 expires;			/* get_jiffies_64() */
 	unsigned long idle_timeout;	/* jiffies; 0: none */
@@ -208,6 +209,7 @@ int coap_offload_sessions_init(struct coap_offload_net *cn);
 void coap_offload_sessions_exit(struct coap_offload_net *cn);
 struct coap_offload_session *
 coap_offload_session_alloc(u32 cipher, const u8 *key, u64 seq_offset);
+struct coap_offload_session *coap_offload_session_alloc_dtls(void);
 void coap_offload_session_free(struct coap_offload_session *s);
 int coap_offload_session_insert(struct coap_offload_net *cn,
 				struct coap_offload_session *s);

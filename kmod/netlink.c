@@ -53,6 +53,8 @@ coap_offload_session_policy[COAP_OFFLOAD_SESSION_A_MAX + 1] = {
 	[COAP_OFFLOAD_SESSION_A_PEER] = { .type = NLA_REJECT },
 	[COAP_OFFLOAD_SESSION_A_ACK_MODE] =
 		NLA_POLICY_MAX(NLA_U8, COAP_OFFLOAD_ACK_SEPARATE),
+	[COAP_OFFLOAD_SESSION_A_MODE] =
+		NLA_POLICY_MAX(NLA_U32, COAP_OFFLOAD_MODE_DTLS),
 };
 
 /* Inside COAP_OFFLOAD_A_RULES: only COAP_OFFLOAD_A_RULE. */
@@ -370,9 +372,22 @@ coap_offload_session_from_attrs(struct genl_info *info, struct nlattr **tb,
 	struct nlattr *nest = info->attrs[COAP_OFFLOAD_A_SESSION];
 	u32 lifetime = COAP_OFFLOAD_LIFETIME_DEFAULT;
 	struct coap_offload_session *s;
+	bool dtls;
 	int i;
 
-	for (i = 0; i < ARRAY_SIZE(required); i++) {
+	dtls = tb[COAP_OFFLOAD_SESSION_A_MODE] &&
+	       nla_get_u32(tb[COAP_OFFLOAD_SESSION_A_MODE]) ==
+	       COAP_OFFLOAD_MODE_DTLS;
+	/* DTLS protects the messages: no key to hold, nothing to decrypt. */
+	if (dtls && (tb[COAP_OFFLOAD_SESSION_A_CIPHER] ||
+		     tb[COAP_OFFLOAD_SESSION_A_KEY] ||
+		     tb[COAP_OFFLOAD_SESSION_A_SEQ_OFFSET])) {
+		NL_SET_ERR_MSG_ATTR(info->extack, nest,
+				    "a DTLS-mode session has no cipher, key or seq offset");
+		return ERR_PTR(-EINVAL);
+	}
+	/* The first two (the identity) are all a DTLS-mode session needs. */
+	for (i = 0; i < (dtls ? 2 : ARRAY_SIZE(required)); i++) {
 		if (!tb[required[i]]) {
 			NL_SET_ERR_MSG_ATTR(info->extack, nest,
 					    "session attribute missing");
@@ -390,9 +405,12 @@ coap_offload_session_from_attrs(struct genl_info *info, struct nlattr **tb,
 	if (tb[COAP_OFFLOAD_SESSION_A_LIFETIME])
 		lifetime = nla_get_u32(tb[COAP_OFFLOAD_SESSION_A_LIFETIME]);
 
-	s = coap_offload_session_alloc(nla_get_u32(tb[COAP_OFFLOAD_SESSION_A_CIPHER]),
-				       nla_data(tb[COAP_OFFLOAD_SESSION_A_KEY]),
-				       nla_get_u64(tb[COAP_OFFLOAD_SESSION_A_SEQ_OFFSET]));
+	if (dtls)
+		s = coap_offload_session_alloc_dtls();
+	else
+		s = coap_offload_session_alloc(nla_get_u32(tb[COAP_OFFLOAD_SESSION_A_CIPHER]),
+					       nla_data(tb[COAP_OFFLOAD_SESSION_A_KEY]),
+					       nla_get_u64(tb[COAP_OFFLOAD_SESSION_A_SEQ_OFFSET]));
 	if (IS_ERR(s))
 		return s;
 	s->token = *token;
@@ -547,7 +565,8 @@ static int coap_offload_put_session(struct sk_buff *skb,
 			s->idle_timeout / HZ) ||
 	    nla_put_u32(skb, COAP_OFFLOAD_SESSION_A_IDLE, idle / HZ) ||
 	    coap_offload_put_peer(skb, COAP_OFFLOAD_SESSION_A_PEER, &peer) ||
-	    nla_put_u8(skb, COAP_OFFLOAD_SESSION_A_ACK_MODE, s->ack_mode)) {
+	    nla_put_u8(skb, COAP_OFFLOAD_SESSION_A_ACK_MODE, s->ack_mode) ||
+	    nla_put_u32(skb, COAP_OFFLOAD_SESSION_A_MODE, s->mode)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}

@@ -351,7 +351,12 @@ static int coap_offload_rx(struct coap_offload_net *cn, struct sock *sk,
 		return 1;
 
 	s = coap_offload_session_lookup(cn, &p.token);
-	if (!s || coap_offload_session_expired(s))
+	/*
+	 * A DTLS-mode token is only valid inside its DTLS channel: in plain
+	 * UDP it is as unknown as any other (the daemon answers 4.01).
+	 */
+	if (!s || s->mode != COAP_OFFLOAD_MODE_SYMMETRIC ||
+	    coap_offload_session_expired(s))
 		return 1;	/* the daemon answers 4.01 */
 
 	if (p.msg.type == COAP_TYPE_CON) {

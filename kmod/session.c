@@ -69,6 +69,19 @@ coap_offload_session_alloc(u32 cipher, const u8 *key, u64 seq_offset)
 }
 EXPORT_SYMBOL_IF_KUNIT(coap_offload_session_alloc);
 
+/* A DTLS-mode session: listed and expired like any, but without keys. */
+struct coap_offload_session *coap_offload_session_alloc_dtls(void)
+{
+	struct coap_offload_session *s;
+
+	s = kmem_cache_zalloc(coap_offload_session_cache, GFP_KERNEL);
+	if (!s)
+		return ERR_PTR(-ENOMEM);
+	spin_lock_init(&s->lock);
+	s->mode = COAP_OFFLOAD_MODE_DTLS;
+	return s;
+}
+
 /* Free a session no reader can see any more. */
 void coap_offload_session_free(struct coap_offload_session *s)
 {

@@ -480,6 +480,7 @@ struct session {
 	size_t token_len;
 	char pk[COAP_OFFLOAD_IDENTITY_MAX + 1], dn[COAP_OFFLOAD_IDENTITY_MAX + 1];
 	uint32_t cipher, lifetime, idle_timeout, idle;
+	uint32_t mode;			/* enum coap_offload_session_mode */
 	uint8_t ack_mode;			/* enum coap_offload_ack_mode */
 	uint64_t seq_offset, seq_highest;
 	uint64_t rx_packets, rx_bytes, replays, decrypt_errors, forbidden;
@@ -538,6 +539,7 @@ static int session_cb(const struct nlmsghdr *nlh, void *data)
 	if (l->pk && (strcmp(l->pk, s.pk) || strcmp(l->dn, s.dn)))
 		return MNL_CB_OK;
 	s.cipher = nest_u32(tb, COAP_OFFLOAD_SESSION_A_CIPHER);
+	s.mode = nest_u32(tb, COAP_OFFLOAD_SESSION_A_MODE);
 	s.lifetime = nest_u32(tb, COAP_OFFLOAD_SESSION_A_LIFETIME);
 	s.idle_timeout = nest_u32(tb, COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT);
 	s.idle = nest_u32(tb, COAP_OFFLOAD_SESSION_A_IDLE);
@@ -599,6 +601,13 @@ static const char *cipher_name(uint32_t c)
 	return n ? n : "unknown";
 }
 
+/* A symmetric-mode session is told by its suite; DTLS has none. */
+static const char *mode_name(const struct session *s)
+{
+	return s->mode == COAP_OFFLOAD_MODE_DTLS ? "dtls" :
+						   cipher_name(s->cipher);
+}
+
 static struct json_object *session_json(const struct session *s,
 					bool full_token)
 {
@@ -613,7 +622,11 @@ static struct json_object *session_json(const struct session *s,
 	json_add_str(o, "token_prefix", tok);
 	json_add_str(o, "product_key", s->pk);
 	json_add_str(o, "device_name", s->dn);
-	json_add_str(o, "cipher", cipher_name(s->cipher));
+	json_add_str(o, "mode", s->mode == COAP_OFFLOAD_MODE_DTLS ? "dtls" :
+							       "symmetric");
+	json_object_object_add(o, "cipher", s->mode == COAP_OFFLOAD_MODE_DTLS ?
+			       NULL :
+			       json_object_new_string(cipher_name(s->cipher)));
 	json_add_u64(o, "seq_offset", s->seq_offset);
 	json_add_u64(o, "seq_highest", s->seq_highest);
 	json_add_u64(o, "lifetime_left", s->lifetime);
@@ -637,7 +650,7 @@ static void session_table(const struct session_list *l, bool full_token)
 	char rx[24], bytes[24], idle[32], exp[48], rep[24], dec[24], forb[24];
 	size_t i;
 
-	table_row(&t, "TOKEN", "DEVICE", "CIPHER", "PEER", "RX", "BYTES",
+	table_row(&t, "TOKEN", "DEVICE", "MODE", "PEER", "RX", "BYTES",
 		  "IDLE", "EXPIRES", "REPLAYS", "DECRYPT", "FORBIDDEN");
 	for (i = 0; i < l->n; i++) {
 		const struct session *s = &l->s[i];
@@ -656,7 +669,7 @@ static void session_table(const struct session_list *l, bool full_token)
 			 (unsigned long long)s->decrypt_errors);
 		snprintf(forb, sizeof(forb), "%llu",
 			 (unsigned long long)s->forbidden);
-		table_row(&t, tok, dev, cipher_name(s->cipher),
+		table_row(&t, tok, dev, mode_name(s),
 			  s->peer[0] ? s->peer : "-", rx, bytes, idle, exp, rep,
 			  dec, forb);
 	}
@@ -885,6 +898,8 @@ static int session_set(int argc, char **argv, bool rekey)
 			fail("session rekey: no session with that token");
 		if (err)
 			nl_fail("session rekey", err);
+		if (old.mode == COAP_OFFLOAD_MODE_DTLS)
+			fail("session rekey: a DTLS session has no key (DTLS protects its messages)");
 		snprintf(pk, sizeof(pk), "%s", old.pk);
 		snprintf(dn, sizeof(dn), "%s", old.dn);
 		if (!has_cipher)

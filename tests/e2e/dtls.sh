@@ -20,7 +20,7 @@ secret2=$(openssl rand -hex 12)
 gw=gateway.test
 
 echo "TAP version 13"
-echo "1..25"
+echo "1..31"
 . "$(dirname "$0")/lib.sh"
 
 work=$(mktemp -d /tmp/dtls.XXXXXX)
@@ -208,8 +208,53 @@ client -m post -O "2088,$psk_token" -e 'plain' \
 grep -q '^4\.01' "$work/plain.out"
 result $? "a DTLS token on the plaintext port: 4.01"
 
-# 20: the sink: each acknowledged message once, with DTLS-space ids.
-python3 - "$sink" "$pk" "$dn" cert-1 cert6-1 psk-1 psk-61 >"$work/sink.out" 2>&1 <<'PY'
+# 20, 21: DTLS sessions are in the kernel's table, in DTLS mode.
+"$build/coapctl" session list >"$work/list.out" 2>&1
+grep -Eq "^${psk_token:0:6}… +$pk/$dn +dtls " "$work/list.out"
+status=$?
+result $status "coapctl session list: the DTLS session, mode dtls"
+[ $status = 0 ] || show "$work/list.out"
+"$build/coapctl" -j session list >"$work/list.json" 2>&1
+python3 - "$work/list.json" "$pk" "$dn" "$dn2" <<'PY' >"$work/list-check.out" 2>&1
+import json, sys
+f, pk, dn, dn2 = sys.argv[1:]
+ss = json.load(open(f))
+ss = ss if isinstance(ss, list) else ss.get('sessions', ss)
+mine = [s for s in ss if s['product_key'] == pk]
+# dn: its newest token only (each /auth replaced the previous); dn2 none.
+assert [s['device_name'] for s in mine] == [dn], mine
+assert mine[0]['mode'] == 'dtls' and mine[0]['cipher'] is None, mine
+PY
+status=$?
+result $status "coapctl -j: one DTLS session per device (a new /auth replaced the old)"
+[ $status = 0 ] || show "$work/list-check.out" "$work/list.json"
+
+# 22: no secret, PSK or full token in the log.
+! grep -qF -e "$secret" -e "$secret2" -e "$key" -e "$psk_token" -e "$cert_token" "$log"
+result $? "coapd's log holds no secret, PSK or full token"
+stop_coapd
+
+# 24, 25: a restarted coapd takes the DTLS sessions over from the kernel:
+# the device's token still works (a new DTLS channel, no new /auth).
+start_coapd -v --dtls-cert "$work/gw.pem" --dtls-key "$work/gw.key"
+client -u "$id" -k "$key" -m post -O "2088,$psk_token" -e 'restart-1' \
+	"coaps://127.0.0.1:$dport/topic/$pk/$dn/user/update" >"$work/restart.out" 2>&1
+status=$?
+[ $status = 0 ] && expect_ok "$work/restart.out" &&
+	grep -q 'DTLS sessions taken over from the kernel' "$log"
+status=$?
+result $status "after a coapd restart: the DTLS token still publishes"
+[ $status = 0 ] || show "$work/restart.out" "$log"
+
+# 26: deleted from the kernel's table (coapctl): revoked for DTLS too.
+"$build/coapctl" session del "$psk_token" >/dev/null 2>&1
+client -u "$id" -k "$key" -m post -O "2088,$psk_token" -e 'deleted' \
+	"coaps://127.0.0.1:$dport/topic/$pk/$dn/user/update" >"$work/deleted.out" 2>&1
+grep -q '^4\.01' "$work/deleted.out"
+result $? "coapctl session del: the DTLS token gets 4.01"
+
+# 27: the sink: each acknowledged message once, with DTLS-space ids.
+python3 - "$sink" "$pk" "$dn" cert-1 cert6-1 psk-1 psk-61 restart-1 >"$work/sink.out" 2>&1 <<'PY'
 import json, sys
 sinkf, pk, dn, *want = sys.argv[1:]
 got = [json.loads(l) for l in open(sinkf)]
@@ -224,13 +269,9 @@ PY
 status=$?
 result $status "sink: each acknowledged DTLS message exactly once, ids >= 2^63"
 [ $status = 0 ] || show "$work/sink.out" "$sink"
-
-# 21: no secret, PSK or full token in the log.
-! grep -qF -e "$secret" -e "$secret2" -e "$key" -e "$psk_token" -e "$cert_token" "$log"
-result $? "coapd's log holds no secret, PSK or full token"
 stop_coapd
 
-# 24: the handshake rate limit: a coapd allowing 2 a minute per host.
+# 30: the handshake rate limit: a coapd allowing 2 a minute per host.
 start_coapd --dtls-handshake-rate 2
 ok_auths=0
 for i in 1 2 3; do

@@ -42,6 +42,7 @@ struct session_info {
 	int has_key;
 	int has_peer;
 	uint32_t idle;
+	uint32_t mode, cipher;
 	uint64_t rx_packets, rx_bytes, replays, decrypt_errors, forbidden;
 	uint64_t seq_highest;
 	char token[80];
@@ -67,6 +68,9 @@ static int session_cb(const struct nlmsghdr *nlh, void *data)
 	si->seq_highest = mnl_attr_get_u64(tb[COAP_OFFLOAD_SESSION_A_SEQ_HIGHEST]);
 	si->has_peer = !!tb[COAP_OFFLOAD_SESSION_A_PEER];
 	si->idle = mnl_attr_get_u32(tb[COAP_OFFLOAD_SESSION_A_IDLE]);
+	si->mode = tb[COAP_OFFLOAD_SESSION_A_MODE] ?
+		   mnl_attr_get_u32(tb[COAP_OFFLOAD_SESSION_A_MODE]) : UINT32_MAX;
+	si->cipher = mnl_attr_get_u32(tb[COAP_OFFLOAD_SESSION_A_CIPHER]);
 	snprintf(si->token, sizeof(si->token), "%.*s",
 		 (int)mnl_attr_get_payload_len(tb[COAP_OFFLOAD_SESSION_A_TOKEN]),
 		 (const char *)mnl_attr_get_payload(tb[COAP_OFFLOAD_SESSION_A_TOKEN]));
@@ -503,6 +507,70 @@ TEST_F(fastpath, deleted_session_left_to_daemon)
 		      SEQ_OFFSET, "x", NULL);
 	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
 	EXPECT_EQ(len, recv_wait(self->gw, buf, sizeof(buf), 2000));
+}
+
+/* SESSION_NEW of a DTLS-mode session (no cipher, key or seq offset). */
+static int session_new_dtls(struct coap_nl *c, const char *token)
+{
+	char buf[COAP_NL_BUF_SIZE];
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+
+	nlh = coap_nl_request(c, buf, COAP_OFFLOAD_CMD_SESSION_NEW, 0);
+	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
+	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, strlen(token), token);
+	mnl_attr_put_strz(nlh, COAP_OFFLOAD_SESSION_A_PRODUCT_KEY, PK);
+	mnl_attr_put_strz(nlh, COAP_OFFLOAD_SESSION_A_DEVICE_NAME, DN);
+	mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_MODE,
+			 COAP_OFFLOAD_MODE_DTLS);
+	mnl_attr_nest_end(nlh, nest);
+	return coap_nl_talk(c, nlh, NULL, NULL);
+}
+
+/*
+ * A DTLS-mode session's token is listed like any other, but a plaintext
+ * publish naming it, however well-formed and encrypted with the key a
+ * symmetric session of that token would have, is left to the daemon: not
+ * delivered, not answered.
+ */
+TEST_F(fastpath, dtls_mode_token_never_on_fast_path)
+{
+	struct session_info si = { 0 };
+	struct delivered d;
+	struct answer a;
+	uint8_t buf[1400];
+	int len;
+
+	ASSERT_EQ(0, session_token_cmd(&self->nl, COAP_OFFLOAD_CMD_SESSION_DEL,
+				       TOKEN, NULL, NULL));
+	ASSERT_EQ(0, session_new_dtls(&self->nl, TOKEN));
+	ASSERT_EQ(0, session_token_cmd(&self->nl, COAP_OFFLOAD_CMD_SESSION_GET,
+				       TOKEN, session_cb, &si));
+	EXPECT_EQ(1, si.count);
+	EXPECT_EQ(COAP_OFFLOAD_MODE_DTLS, si.mode);
+	EXPECT_EQ(0, si.cipher);
+	EXPECT_EQ(0, si.has_key);
+
+	len = publish(self, variant, COAP_TYPE_CON, "/" PK "/" DN "/user/update",
+		      SEQ_OFFSET, "plain", NULL);
+	ASSERT_LT(0, len);
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	ASSERT_EQ(len, recv_wait(self->gw, buf, sizeof(buf), 2000));
+	EXPECT_EQ(0, memcmp(buf, self->pkt, len));
+	EXPECT_EQ(0, get_answer(self->dev, &a, 100));
+	EXPECT_EQ(0, drain_consumer(&self->consumer, &d, 100));
+	/* The same token as a symmetric session is served again. */
+	ASSERT_EQ(0, session_token_cmd(&self->nl, COAP_OFFLOAD_CMD_SESSION_DEL,
+				       TOKEN, NULL, NULL));
+	ASSERT_EQ(0, session_new(&self->nl, TOKEN, PK, DN, variant->cipher,
+				 SEQ_OFFSET, session_key));
+	memset(&si, 0, sizeof(si));
+	ASSERT_EQ(0, session_token_cmd(&self->nl, COAP_OFFLOAD_CMD_SESSION_GET,
+				       TOKEN, session_cb, &si));
+	EXPECT_EQ(COAP_OFFLOAD_MODE_SYMMETRIC, si.mode);
+	ASSERT_EQ(len, send(self->dev, self->pkt, len, 0));
+	ASSERT_EQ(1, get_answer(self->dev, &a, 2000));
+	EXPECT_EQ(COAP_CODE_CONTENT, a.msg.code);
 }
 
 TEST_F(fastpath, closing_the_socket_detaches)
@@ -961,6 +1029,30 @@ TEST(sessions_expire)
 	coap_nl_close(&c);
 }
 
+/* A DTLS-mode SESSION_NEW that also carries attribute extra. */
+static int session_dtls_with(struct coap_nl *c, uint16_t extra)
+{
+	char buf[COAP_NL_BUF_SIZE];
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+
+	nlh = coap_nl_request(c, buf, COAP_OFFLOAD_CMD_SESSION_NEW, 0);
+	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
+	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, 9, "dtls-with");
+	mnl_attr_put_strz(nlh, COAP_OFFLOAD_SESSION_A_PRODUCT_KEY, PK);
+	mnl_attr_put_strz(nlh, COAP_OFFLOAD_SESSION_A_DEVICE_NAME, DN);
+	mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_MODE,
+			 COAP_OFFLOAD_MODE_DTLS);
+	if (extra == COAP_OFFLOAD_SESSION_A_KEY)
+		mnl_attr_put(nlh, extra, COAP_OFFLOAD_KEY_LEN, session_key);
+	else if (extra == COAP_OFFLOAD_SESSION_A_SEQ_OFFSET)
+		mnl_attr_put_u64(nlh, extra, 1);
+	else
+		mnl_attr_put_u32(nlh, extra, COAP_OFFLOAD_CIPHER_AES_128_CBC);
+	mnl_attr_nest_end(nlh, nest);
+	return coap_nl_talk(c, nlh, NULL, NULL);
+}
+
 TEST(session_new_validation)
 {
 	struct coap_nl c;
@@ -1003,6 +1095,11 @@ TEST(session_new_validation)
 	EXPECT_EQ(-ERANGE, session_new(&c, "", PK, DN,
 				       COAP_OFFLOAD_CIPHER_AES_128_CBC, 1,
 				       session_key));
+	/* A DTLS-mode session holds no key: one sent is refused. */
+	EXPECT_EQ(-EINVAL, session_dtls_with(&c, COAP_OFFLOAD_SESSION_A_KEY));
+	EXPECT_EQ(-EINVAL, session_dtls_with(&c, COAP_OFFLOAD_SESSION_A_CIPHER));
+	EXPECT_EQ(-EINVAL,
+		  session_dtls_with(&c, COAP_OFFLOAD_SESSION_A_SEQ_OFFSET));
 	EXPECT_EQ(0, session_token_cmd(&c, COAP_OFFLOAD_CMD_SESSION_DEL,
 				       "dup-token", NULL, NULL));
 	EXPECT_EQ(-ENOENT, session_token_cmd(&c, COAP_OFFLOAD_CMD_SESSION_GET,

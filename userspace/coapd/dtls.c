@@ -312,6 +312,154 @@ static int pki_setup(void *tls, coap_dtls_pki_t *setup)
 
 /* ---- tokens -------------------------------------------------------- */
 
+/*
+ * Each DTLS token is also in the kernel's session table, in DTLS mode (no
+ * key; the fast path never accepts it), so that one table, `coapctl session
+ * list`, describes every device, and a restarted coapd finds its tokens.
+ */
+static int token_register(struct coapd_dtls *dt, const struct dtls_token *t)
+{
+	char buf[COAP_NL_BUF_SIZE];
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+	int err;
+
+	/* libmnl leaves attribute padding as it finds it. */
+	memset(buf, 0, sizeof(buf));
+	nlh = coap_nl_request(&dt->d->nl, buf, COAP_OFFLOAD_CMD_SESSION_NEW, 0);
+	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
+	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, DTLS_TOKEN_LEN, t->token);
+	mnl_attr_put_strz(nlh, COAP_OFFLOAD_SESSION_A_PRODUCT_KEY, t->pk);
+	mnl_attr_put_strz(nlh, COAP_OFFLOAD_SESSION_A_DEVICE_NAME, t->dn);
+	mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_MODE,
+			 COAP_OFFLOAD_MODE_DTLS);
+	mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_LIFETIME,
+			 dt->d->cfg.token_lifetime);
+	mnl_attr_nest_end(nlh, nest);
+	err = coap_nl_talk(&dt->d->nl, nlh, NULL, NULL);
+	explicit_bzero(buf, sizeof(buf));
+	return err;
+}
+
+static void token_unregister(struct coapd_dtls *dt, const struct dtls_token *t)
+{
+	char buf[COAP_NL_BUF_SIZE];
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+	int err;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = coap_nl_request(&dt->d->nl, buf, COAP_OFFLOAD_CMD_SESSION_DEL, 0);
+	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
+	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, DTLS_TOKEN_LEN, t->token);
+	mnl_attr_nest_end(nlh, nest);
+	err = coap_nl_talk(&dt->d->nl, nlh, NULL, NULL);
+	/* Gone already: expired, flushed or deleted by the operator. */
+	if (err && err != -ENOENT)
+		coapd_log(LOG_WARNING, "dtls: delete a replaced token: %s",
+			  strerror(-err));
+	explicit_bzero(buf, sizeof(buf));
+}
+
+/*
+ * The kernel's table is the one the operator edits: a token deleted or
+ * flushed there (or expired by its reaper) is gone here too.
+ */
+static bool token_in_kernel(struct coapd_dtls *dt, const struct dtls_token *t)
+{
+	char buf[COAP_NL_BUF_SIZE];
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+	int err;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = coap_nl_request(&dt->d->nl, buf, COAP_OFFLOAD_CMD_SESSION_GET, 0);
+	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
+	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, DTLS_TOKEN_LEN, t->token);
+	mnl_attr_nest_end(nlh, nest);
+	err = coap_nl_talk(&dt->d->nl, nlh, NULL, NULL);
+	explicit_bzero(buf, sizeof(buf));
+	if (err && err != -ENOENT)
+		coapd_log(LOG_WARNING, "dtls: look a token up in the kernel: %s",
+			  strerror(-err));
+	/* Only a definite "no such session" revokes it. */
+	return err != -ENOENT;
+}
+
+static void token_drop(struct coapd_dtls *dt, struct dtls_token *gone)
+{
+	struct dtls_token **pp;
+
+	for (pp = &dt->tokens; *pp; pp = &(*pp)->next) {
+		if (*pp == gone) {
+			*pp = gone->next;
+			explicit_bzero(gone, sizeof(*gone));
+			free(gone);
+			return;
+		}
+	}
+}
+
+/* A DTLS-mode session of the kernel's table back into ours (restart). */
+static int resync_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[COAP_OFFLOAD_SESSION_A_MAX + 1];
+	const struct nlattr *nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_SESSION);
+	const struct nlattr *tok, *pk, *dn, *mode, *left;
+	struct coapd_dtls *dt = data;
+	struct dtls_token *t;
+
+	if (!nest || coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_SESSION_A_MAX))
+		return MNL_CB_OK;
+	tok = tb[COAP_OFFLOAD_SESSION_A_TOKEN];
+	pk = tb[COAP_OFFLOAD_SESSION_A_PRODUCT_KEY];
+	dn = tb[COAP_OFFLOAD_SESSION_A_DEVICE_NAME];
+	mode = tb[COAP_OFFLOAD_SESSION_A_MODE];
+	left = tb[COAP_OFFLOAD_SESSION_A_LIFETIME];
+	if (!mode || mnl_attr_validate(mode, MNL_TYPE_U32) ||
+	    mnl_attr_get_u32(mode) != COAP_OFFLOAD_MODE_DTLS ||
+	    !tok || mnl_attr_get_payload_len(tok) != DTLS_TOKEN_LEN ||
+	    !pk || mnl_attr_validate(pk, MNL_TYPE_NUL_STRING) ||
+	    strlen(mnl_attr_get_str(pk)) > COAP_REGISTRY_ID_MAX ||
+	    !dn || mnl_attr_validate(dn, MNL_TYPE_NUL_STRING) ||
+	    strlen(mnl_attr_get_str(dn)) > COAP_REGISTRY_ID_MAX ||
+	    !left || mnl_attr_validate(left, MNL_TYPE_U32))
+		return MNL_CB_OK;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return MNL_CB_ERROR;
+	memcpy(t->token, mnl_attr_get_payload(tok), DTLS_TOKEN_LEN);
+	strcpy(t->pk, mnl_attr_get_str(pk));
+	strcpy(t->dn, mnl_attr_get_str(dn));
+	t->expires = mono_sec() + mnl_attr_get_u32(left);
+	t->next = dt->tokens;
+	dt->tokens = t;
+	return MNL_CB_OK;
+}
+
+static void tokens_resync(struct coapd_dtls *dt)
+{
+	char buf[COAP_NL_BUF_SIZE], redacted[COAPD_REDACT_LEN];
+	const struct dtls_token *t;
+	unsigned int n = 0;
+	int err;
+
+	err = coap_nl_talk(&dt->d->nl,
+			   coap_nl_request(&dt->d->nl, buf,
+					   COAP_OFFLOAD_CMD_SESSION_GET,
+					   NLM_F_DUMP),
+			   resync_cb, dt);
+	if (err)
+		coapd_log(LOG_WARNING, "dtls: read the kernel's DTLS sessions: %s",
+			  strerror(-err));
+	for (t = dt->tokens; t; t = t->next, n++)
+		coapd_log(LOG_DEBUG, "dtls: token %s of %s/%s from the kernel",
+			  coapd_redact(t->token, redacted), t->pk, t->dn);
+	if (n)
+		coapd_log(LOG_INFO, "dtls: %u DTLS sessions taken over from the kernel",
+			  n);
+}
+
 static struct dtls_token *token_find(struct coapd_dtls *dt, const char *token,
 				     size_t len)
 {
@@ -340,11 +488,12 @@ static struct dtls_token *token_new(struct coapd_dtls *dt, const char *pk,
 	static const char digits[] = "0123456789abcdef";
 	struct dtls_token **pp = &dt->tokens, *t;
 	uint8_t rnd[DTLS_TOKEN_BYTES];
-	int i;
+	int i, err;
 
 	while ((t = *pp)) {
 		if (!strcmp(t->pk, pk) && !strcmp(t->dn, dn)) {
 			*pp = t->next;
+			token_unregister(dt, t);
 			explicit_bzero(t, sizeof(*t));
 			free(t);
 			continue;
@@ -366,6 +515,15 @@ static struct dtls_token *token_new(struct coapd_dtls *dt, const char *pk,
 	strcpy(t->pk, pk);
 	strcpy(t->dn, dn);
 	t->expires = mono_sec() + dt->d->cfg.token_lifetime;
+	err = token_register(dt, t);
+	if (err) {
+		coapd_log(LOG_ERR, "dtls auth %s/%s: new session: %s%s%s", pk, dn,
+			  strerror(-err), dt->d->nl.error[0] ? ": " : "",
+			  dt->d->nl.error);
+		explicit_bzero(t, sizeof(*t));
+		free(t);
+		return NULL;
+	}
 	t->next = dt->tokens;
 	dt->tokens = t;
 	return t;
@@ -541,6 +699,10 @@ static uint8_t publish(struct coapd_dtls *dt, coap_session_t *s,
 		o = coap_check_option(req, COAP_OPT_TOKEN_ALIAS, &it);
 	t = o ? token_find(dt, (const char *)coap_opt_value(o),
 			   coap_opt_length(o)) : NULL;
+	if (t && !token_in_kernel(dt, t)) {
+		token_drop(dt, t);
+		t = NULL;
+	}
 	if (!t) {
 		coapd_log(LOG_DEBUG, "dtls publish from %s: no session",
 			  peer_str(s, addr));
@@ -774,6 +936,7 @@ int coapd_dtls_open(struct coapd *d)
 	coap_register_handler(r, COAP_REQUEST_POST, request);
 	coap_register_handler(r, COAP_REQUEST_DELETE, request);
 	coap_add_resource(dt->ctx, r);
+	tokens_resync(dt);
 	if (endpoint(dt, AF_INET))
 		return -1;
 	/* A kernel without IPv6 serves IPv4 alone, as on the symmetric port. */

@@ -50,8 +50,9 @@
  *	-ENOENT when it is not attached here.
  * @COAP_OFFLOAD_CMD_SESSION_NEW: do: add the session %COAP_OFFLOAD_A_SESSION
  *	(TOKEN, PRODUCT_KEY, DEVICE_NAME, CIPHER, KEY and SEQ_OFFSET required;
- *	LIFETIME, IDLE_TIMEOUT and ACK_MODE optional). -EEXIST when the token
- *	is taken, -ENOSPC at the session limit.
+ *	LIFETIME, IDLE_TIMEOUT, ACK_MODE and MODE optional; a DTLS-mode
+ *	session needs only TOKEN, PRODUCT_KEY and DEVICE_NAME). -EEXIST when
+ *	the token is taken, -ENOSPC at the session limit.
  * @COAP_OFFLOAD_CMD_SESSION_DEL: do: delete the session whose
  *	%COAP_OFFLOAD_SESSION_A_TOKEN is given (in %COAP_OFFLOAD_A_SESSION);
  *	-ENOENT when there is none.
@@ -230,6 +231,20 @@ enum coap_offload_ack_mode {
 };
 
 /**
+ * enum coap_offload_session_mode - how the session's device reaches the gateway
+ * @COAP_OFFLOAD_MODE_SYMMETRIC: plain UDP, AES inside the messages: the
+ *	module's fast path serves its publishes
+ * @COAP_OFFLOAD_MODE_DTLS: DTLS (UDP 5684), terminated by the daemon in user
+ *	space; the session is in the table so that one table lists every
+ *	device, but the fast path never accepts its token (its publishes are
+ *	left on the socket for the daemon, which answers 4.01)
+ */
+enum coap_offload_session_mode {
+	COAP_OFFLOAD_MODE_SYMMETRIC = 0,
+	COAP_OFFLOAD_MODE_DTLS = 1,
+};
+
+/**
  * enum coap_offload_session_attr - a session
  * @COAP_OFFLOAD_SESSION_A_UNSPEC: unused
  * @COAP_OFFLOAD_SESSION_A_TOKEN: binary, 1..%COAP_OFFLOAD_TOKEN_MAX bytes:
@@ -266,6 +281,10 @@ enum coap_offload_ack_mode {
  *	delivered CON publish is answered (default
  *	%COAP_OFFLOAD_ACK_PIGGYBACKED; above %COAP_OFFLOAD_ACK_SEPARATE:
  *	-ERANGE); always in replies
+ * @COAP_OFFLOAD_SESSION_A_MODE: u32, enum coap_offload_session_mode;
+ *	default (and in replies, always present) symmetric. A DTLS-mode
+ *	session takes no CIPHER, KEY or SEQ_OFFSET (-EINVAL when present);
+ *	its replies carry CIPHER 0
  */
 enum coap_offload_session_attr {
 	COAP_OFFLOAD_SESSION_A_UNSPEC,
@@ -287,6 +306,7 @@ enum coap_offload_session_attr {
 	COAP_OFFLOAD_SESSION_A_IDLE,
 	COAP_OFFLOAD_SESSION_A_PEER,
 	COAP_OFFLOAD_SESSION_A_ACK_MODE,
+	COAP_OFFLOAD_SESSION_A_MODE,
 
 	__COAP_OFFLOAD_SESSION_A_MAX,
 	COAP_OFFLOAD_SESSION_A_MAX = __COAP_OFFLOAD_SESSION_A_MAX - 1
