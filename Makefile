@@ -126,10 +126,15 @@ $(BUILD)/e2e/ackmode-device: tests/e2e/ackmode-device.c $(WIRE_SRC) $(WIRE_HDR) 
 	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $(JSONC_CFLAGS) $< $(WIRE_SRC) \
 		userspace/lib/coap_proto.c -lcrypto $(JSONC_LIBS) -o $@
 
+# A DTLS client that retransmits a CON (tests/e2e/dtls.sh).
+$(BUILD)/e2e/dtls-dup: tests/e2e/dtls-dup.c
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) $< $(COAPD_DTLS_LIBS) -o $@
+
 e2e: $(BUILD)/coapd $(BUILD)/e2e/device-client $(BUILD)/e2e/registry-add \
 	$(BUILD)/coap-device $(BUILD)/e2e/restart-client $(BUILD)/coapctl \
 	$(BUILD)/e2e/bind-delay.so \
-	$(BUILD)/bench/loadgen $(BUILD)/e2e/ackmode-device
+	$(BUILD)/bench/loadgen $(BUILD)/e2e/ackmode-device $(BUILD)/e2e/dtls-dup
 
 # coapctl, the operator's CLI (kernel over netlink, registry on SQLite).
 COAPCTL_LIB := $(WIRE_SRC) userspace/lib/coap_nl.c userspace/lib/coap_proto.c \

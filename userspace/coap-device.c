@@ -123,7 +123,11 @@ static const char usage_text[] =
 "\n"
 "OPTIONS\n"
 "    -H, --host HOST        gateway host or address (default 127.0.0.1)\n"
-"    -p, --port PORT        gateway UDP port (default 5682)\n"
+"    -p, --port PORT        gateway UDP port (default 5682; DTLS: 5684)\n"
+"    --dtls MODE            cert or psk: DTLS mode (see DTLS MODE)\n"
+"    --ca FILE              cert: the PEM CA the gateway's chain must reach\n"
+"    --server-name NAME     cert: the name the gateway's certificate must\n"
+"                           carry (default: --host)\n"
 "    --pk PK                productKey\n"
 "    --dn DN                deviceName (with --count: the base of the names)\n"
 "    --secret S             deviceSecret\n"
@@ -166,8 +170,16 @@ static const char usage_text[] =
 "    3  some request got no answer (timeout, RST, ICMP), or a local failure\n"
 "       (this wins over 2)\n"
 "\n"
-"NOT YET\n"
-"    DTLS (port 5684).\n";
+"DTLS MODE\n"
+"    --dtls cert: DTLS 1.2 to the gateway (default port 5684), whose\n"
+"    certificate chain is verified against --ca and whose name (its first\n"
+"    DNS subjectAltName, else its CN) must be --server-name (default:\n"
+"    --host).\n"
+"    --dtls psk: the SDK's PSK identity devicename|hmacsha256|PK&DN|2524608000000\n"
+"    with the PSK derived from the device's secret (TLS_PSK_WITH_AES_128_CBC_SHA\n"
+"    or better). Inside DTLS, /auth carries no seq and answers only a token;\n"
+"    publishes carry the token (2088 or 61), no seq option, and the payload\n"
+"    in plaintext (DTLS protects it). --cipher does not apply.\n";
 
 enum auth_format { AUTH_JSON, AUTH_CBOR };
 
@@ -183,6 +195,9 @@ static struct {
 	double rate, duration, ack_timeout;
 	unsigned int max_retransmit;
 	int verbose;
+	/* DTLS mode: none (symmetric), cert or psk; the CA and the name. */
+	enum { DTLS_NONE, DTLS_CERT, DTLS_PSK } dtls;
+	const char *ca, *server_name;
 } opt = {
 	.host = "127.0.0.1",
 	.port = "5682",
@@ -603,10 +618,18 @@ static int parse_grant(const uint8_t *data, size_t len, struct grant *g)
 		}
 	}
 	if (!token || token_len < 1 || token_len > MAX_AUTH_TOKEN ||
-	    memchr(token, '\0', token_len) ||
-	    !random || random_len < 1 || random_len >= sizeof(g->random) ||
-	    memchr(random, '\0', random_len) || seq_offset < 0)
+	    memchr(token, '\0', token_len))
 		goto out;
+	/* In DTLS mode the token is all there is (PROTOCOL.md). */
+	if (opt.dtls) {
+		random = "";
+		random_len = 0;
+		seq_offset = 0;
+	} else if (!random || random_len < 1 ||
+		   random_len >= sizeof(g->random) ||
+		   memchr(random, '\0', random_len) || seq_offset < 0) {
+		goto out;
+	}
 	memcpy(g->token, token, token_len);
 	g->token[token_len] = '\0';
 	memcpy(g->random, random, random_len);
@@ -646,8 +669,10 @@ static int do_auth(coap_context_t *ctx, struct device *d)
 	f[nf++] = (struct coap_proto_field){ "productKey", d->pk };
 	f[nf++] = (struct coap_proto_field){ "deviceName", d->dn };
 	f[nf++] = (struct coap_proto_field){ "clientId", client_id };
-	f[nf++] = (struct coap_proto_field){ "seq", seq };
-	if (opt.cipher != COAP_CIPHER_AES_128_CBC)
+	/* Inside DTLS: no seq, no cipher (PROTOCOL.md). */
+	if (!opt.dtls)
+		f[nf++] = (struct coap_proto_field){ "seq", seq };
+	if (!opt.dtls && opt.cipher != COAP_CIPHER_AES_128_CBC)
 		f[nf++] = (struct coap_proto_field){
 			"cipher", coap_proto_cipher_name(opt.cipher) };
 	if (opt.ack_mode)
@@ -702,7 +727,8 @@ static int do_auth(coap_context_t *ctx, struct device *d)
 		printf("auth %s/%s: 2.05 with an unexpected payload (%zu bytes)\n",
 		       d->pk, d->dn, p->data_len);
 		ret = EXIT_FAIL;
-	} else if (coap_proto_session_key(d->secret, d->grant.random,
+	} else if (!opt.dtls &&
+		   coap_proto_session_key(d->secret, d->grant.random,
 					  d->grant.key)) {
 		fprintf(stderr, "coap-device: cannot derive the session key\n");
 		ret = EXIT_FAIL;
@@ -713,7 +739,11 @@ static int do_auth(coap_context_t *ctx, struct device *d)
 		d->generation++;
 		d->next_seq = d->grant.seq_offset;
 		short_token(d->grant.token, tok, sizeof(tok));
-		if (!opt.quiet)
+		if (!opt.quiet && opt.dtls)
+			printf("auth %s/%s: 2.05 token %s (DTLS, %s)\n", d->pk,
+			       d->dn, tok, opt.dtls == DTLS_PSK ? "PSK" :
+			       "certificate");
+		else if (!opt.quiet)
 			printf("auth %s/%s: 2.05 token %s random %s seqOffset %"
 			       PRIu64 " cipher %s\n", d->pk, d->dn, tok,
 			       d->grant.random, d->grant.seq_offset,
@@ -791,13 +821,21 @@ static int start_publish(struct device *d, unsigned long n, bool retried,
 	if (len < 0 || len > COAP_MAX_MESSAGE - 256 ||
 	    expand(opt.topic, d, n, seq, topic, sizeof(topic)) < 0)
 		return -EMSGSIZE;
-	if (coap_proto_seq_encrypt(d->grant.key, seq, seq_block))
-		return -ERANGE;
-	clen = coap_proto_payload_encrypt(opt.cipher, d->grant.key, seq_block,
-					  false, (const uint8_t *)plain,
-					  (size_t)len, cipher, sizeof(cipher));
-	if (clen < 0)
-		return clen;
+	if (opt.dtls) {
+		/* DTLS protects the payload: plaintext, no seq option. */
+		memcpy(cipher, plain, (size_t)len);
+		clen = len;
+	} else {
+		if (coap_proto_seq_encrypt(d->grant.key, seq, seq_block))
+			return -ERANGE;
+		clen = coap_proto_payload_encrypt(opt.cipher, d->grant.key,
+						  seq_block, false,
+						  (const uint8_t *)plain,
+						  (size_t)len, cipher,
+						  sizeof(cipher));
+		if (clen < 0)
+			return clen;
+	}
 
 	pdu = new_request(d, opt.non ? COAP_MESSAGE_NON : COAP_MESSAGE_CON,
 			  K_PUBLISH, &p);
@@ -817,7 +855,8 @@ static int start_publish(struct device *d, unsigned long n, bool retried,
 	}
 	if (!coap_add_option(pdu, opt.token_option, strlen(d->grant.token),
 			     (const uint8_t *)d->grant.token) ||
-	    !coap_add_option(pdu, COAP_OPT_SEQ, sizeof(seq_block), seq_block) ||
+	    (!opt.dtls &&
+	     !coap_add_option(pdu, COAP_OPT_SEQ, sizeof(seq_block), seq_block)) ||
 	    (clen > 0 && !coap_add_data(pdu, (size_t)clen, cipher)))
 		goto nospc;
 	p->n = n;
@@ -1241,8 +1280,78 @@ static int resolve(const char *host, const char *port, coap_address_t *addr)
 }
 
 /*
+ * Certificate mode: the name in the gateway's certificate (libcoap hands
+ * over its first DNS subjectAltName, else its CN) must be the one asked
+ * for; the chain itself was verified against --ca by then.
+ */
+static int check_name(const char *cn, const uint8_t *asn1, size_t asn1_len,
+		      coap_session_t *s, unsigned int depth, int validated,
+		      void *arg)
+{
+	const char *want = arg;
+
+	(void)asn1;
+	(void)asn1_len;
+	(void)s;
+	if (depth > 0)
+		return validated;
+	if (!validated || !cn || strcasecmp(cn, want)) {
+		fprintf(stderr, "coap-device: the gateway's certificate is for '%s', not '%s'\n",
+			cn ? cn : "?", want);
+		return 0;
+	}
+	return 1;
+}
+
+/* A DTLS session in certificate (verified chain and name) or PSK mode. */
+static coap_session_t *open_dtls(coap_context_t *ctx, const coap_address_t *dst,
+				 struct device *d)
+{
+	char identity[3 * IDENTITY_MAX], key[COAP_PROTO_SIGN_HEX_MAX + 1];
+	coap_session_t *s;
+
+	if (opt.dtls == DTLS_PSK) {
+		coap_dtls_cpsk_t psk = {
+			.version = COAP_DTLS_CPSK_SETUP_VERSION,
+		};
+
+		if (coap_proto_psk_identity(d->pk, d->dn, identity,
+					    sizeof(identity)) ||
+		    coap_proto_psk(d->pk, d->dn, d->secret, key, sizeof(key)))
+			return NULL;
+		psk.psk_info.identity.s = (const uint8_t *)identity;
+		psk.psk_info.identity.length = strlen(identity);
+		psk.psk_info.key.s = (const uint8_t *)key;
+		psk.psk_info.key.length = strlen(key);
+		/* libcoap copies both. */
+		s = coap_new_client_session_psk2(ctx, NULL, dst, COAP_PROTO_DTLS,
+						 &psk);
+		explicit_bzero(key, sizeof(key));
+		return s;
+	} else {
+		coap_dtls_pki_t pki = {
+			.version = COAP_DTLS_PKI_SETUP_VERSION,
+			.verify_peer_cert = 1,
+			.cert_chain_validation = 1,
+			.cert_chain_verify_depth = 3,
+			.validate_cn_call_back = check_name,
+			.cn_call_back_arg = (void *)opt.server_name,
+			.client_sni = (char *)opt.server_name,
+		};
+
+		/* The CA that signed the gateway; devices have no certificate. */
+		if (!coap_context_set_pki_root_cas(ctx, opt.ca, NULL))
+			return NULL;
+		pki.pki_key.key_type = COAP_PKI_KEY_PEM;
+		return coap_new_client_session_pki(ctx, NULL, dst,
+						   COAP_PROTO_DTLS, &pki);
+	}
+}
+
+/*
  * The device's transport to the gateway: a libcoap client session over
- * plain UDP (symmetric mode), with RFC 7252's transmission parameters.
+ * plain UDP (symmetric mode) or DTLS, with RFC 7252's transmission
+ * parameters.
  */
 static int open_transport(coap_context_t *ctx, const coap_address_t *dst,
 			  struct device *d)
@@ -1252,7 +1361,8 @@ static int open_transport(coap_context_t *ctx, const coap_address_t *dst,
 		(uint16_t)((opt.ack_timeout - (int)opt.ack_timeout) * 1000 + 0.5),
 	};
 
-	d->session = coap_new_client_session(ctx, NULL, dst, COAP_PROTO_UDP);
+	d->session = opt.dtls ? open_dtls(ctx, dst, d) :
+		     coap_new_client_session(ctx, NULL, dst, COAP_PROTO_UDP);
 	if (!d->session)
 		return -1;
 	coap_session_set_ack_timeout(d->session, ack);
@@ -1315,7 +1425,7 @@ enum {
 	OPT_COUNT, OPT_SIGNMETHOD, OPT_CIPHER, OPT_AUTH_FORMAT, OPT_CLIENT_ID,
 	OPT_TOKEN_OPTION, OPT_TOPIC, OPT_PAYLOAD, OPT_MESSAGES, OPT_DURATION,
 	OPT_RATE, OPT_INTERVAL, OPT_NON, OPT_ACK_TIMEOUT, OPT_MAX_RETRANSMIT,
-	OPT_ACK_MODE,
+	OPT_ACK_MODE, OPT_DTLS, OPT_CA, OPT_SERVER_NAME,
 };
 
 int main(int argc, char **argv)
@@ -1344,6 +1454,9 @@ int main(int argc, char **argv)
 		{ "ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT },
 		{ "max-retransmit", required_argument, NULL, OPT_MAX_RETRANSMIT },
 		{ "ack-mode", required_argument, NULL, OPT_ACK_MODE },
+		{ "dtls", required_argument, NULL, OPT_DTLS },
+		{ "ca", required_argument, NULL, OPT_CA },
+		{ "server-name", required_argument, NULL, OPT_SERVER_NAME },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1352,7 +1465,7 @@ int main(int argc, char **argv)
 	const char *secret_file = NULL, *credentials = NULL, *cmd;
 	char *secret_buf = NULL;
 	unsigned long v;
-	bool messages_given = false;
+	bool messages_given = false, port_given = false;
 	coap_context_t *ctx = NULL;
 	coap_address_t dst;
 	uint64_t t0;
@@ -1368,6 +1481,7 @@ int main(int argc, char **argv)
 			if (!parse_ulong(optarg, 1, 65535, &v))
 				return usage_error("bad port '%s' (1..65535)", optarg);
 			opt.port = optarg;
+			port_given = true;
 			break;
 		case OPT_PK: opt.pk = optarg; break;
 		case OPT_DN: opt.dn = optarg; break;
@@ -1448,6 +1562,17 @@ int main(int argc, char **argv)
 						   optarg);
 			opt.max_retransmit = (unsigned int)v;
 			break;
+		case OPT_DTLS:
+			if (!strcmp(optarg, "cert"))
+				opt.dtls = DTLS_CERT;
+			else if (!strcmp(optarg, "psk"))
+				opt.dtls = DTLS_PSK;
+			else
+				return usage_error("bad DTLS mode '%s' (cert or psk)",
+						   optarg);
+			break;
+		case OPT_CA: opt.ca = optarg; break;
+		case OPT_SERVER_NAME: opt.server_name = optarg; break;
 		case 'q': opt.quiet = true; break;
 		case OPT_ACK_MODE:
 			if (strcmp(optarg, "0") && strcmp(optarg, "1"))
@@ -1476,6 +1601,14 @@ int main(int argc, char **argv)
 		return usage_error("--rate and --interval are for publish and run");
 	if (opt.rate > 0 && opt.interval_ms)
 		return usage_error("--rate and --interval exclude each other");
+	if (opt.dtls == DTLS_CERT && !opt.ca)
+		return usage_error("--dtls cert needs --ca (the gateway's CA)");
+	if (opt.dtls != DTLS_CERT && (opt.ca || opt.server_name))
+		return usage_error("--ca and --server-name are for --dtls cert");
+	if (opt.dtls && !port_given)
+		opt.port = "5684";
+	if (!opt.server_name)
+		opt.server_name = opt.host;
 	if (!strcmp(cmd, "publish"))
 		opt.messages = 1;
 	else if (!messages_given && opt.duration <= 0)

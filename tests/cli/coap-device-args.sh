@@ -49,6 +49,10 @@ usage "bad port" $id -p -1 auth
 usage "unknown sign method" $id --signmethod sha512 auth
 usage "unknown auth format" $id --auth-format xml auth
 usage "unknown clientId style" $id --client-id 'pk|dn' auth
+usage "bad DTLS mode" $id --dtls tls auth
+usage "--dtls cert needs --ca" $id --dtls cert auth
+usage "--ca and --server-name are for --dtls cert" $id --dtls psk --ca ca.pem auth
+usage "--ca and --server-name are for --dtls cert" $id --server-name gw auth
 usage "bad token option" $id --token-option 2089 auth
 usage "bad count" $id --count 0 run
 usage "bad count" $id --count 10001 run

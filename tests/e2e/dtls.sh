@@ -20,7 +20,7 @@ secret2=$(openssl rand -hex 12)
 gw=gateway.test
 
 echo "TAP version 13"
-echo "1..31"
+echo "1..37"
 . "$(dirname "$0")/lib.sh"
 
 work=$(mktemp -d /tmp/dtls.XXXXXX)
@@ -38,7 +38,7 @@ cleanup() {
 trap cleanup EXIT
 cc=coap-client-openssl
 
-# 1: the test PKI: a CA, the gateway's certificate (its name and 127.0.0.1
+# the test PKI: a CA, the gateway's certificate (its name and 127.0.0.1
 # and ::1 as SANs) signed by it, and a second CA nobody trusts.
 pki() {
 	cd "$work" &&
@@ -58,12 +58,12 @@ status=$?
 result $status "test CA and gateway certificate made with openssl"
 [ $status = 0 ] || show "$work/pki.out"
 
-# 2: the registry: two devices.
+# the registry: two devices.
 "$build/coapctl" -r "$db" device add "$pk/$dn" secret "$secret" >/dev/null &&
 	"$build/coapctl" -r "$db" device add "$pk/$dn2" secret "$secret2" >/dev/null
 result $? "registry with two devices (coapctl)"
 
-# 3: coapd with the certificate.
+# coapd with the certificate.
 start_coapd -v --dtls-cert "$work/gw.pem" --dtls-key "$work/gw.key"
 
 # The SDK's PSK identity and key (PROTOCOL.md), computed here with openssl.
@@ -83,8 +83,10 @@ token_of() { sed -n 's/^{"token":"\([0-9a-f]\{32\}\)"}$/\1/p' "$1"; }
 # coap-client's verdict: its output shows error codes; a 2.05 without
 # payload prints nothing. -v 5 would show more, but also PSKs.
 client() { timeout 60 "$cc" -B 20 "$@"; }
+# A handshake that must fail: no need to wait for an answer that long.
+client_fail() { timeout 30 "$cc" -B 4 "$@"; }
 
-# 4, 5: certificate mode: /auth, then a publish, over IPv4.
+# certificate mode: /auth, then a publish, over IPv4.
 client -R "$work/ca.pem" -m post -t 50 -A 50 -e "$(auth_body "$pk" "$dn" "$secret")" \
 	"coaps://127.0.0.1:$dport/auth" >"$work/cert-auth.out" 2>&1
 cert_token=$(token_of "$work/cert-auth.out")
@@ -104,7 +106,7 @@ status=$?
 result $status "certificate mode: publish with option 2088 acknowledged"
 [ $status = 0 ] || show "$work/cert-pub.out"
 
-# 6: the same over IPv6.
+# the same over IPv6.
 client -R "$work/ca.pem" -m post -e "$(auth_body "$pk" "$dn" "$secret")" \
 	"coaps://[::1]:$dport/auth" >"$work/cert6-auth.out" 2>&1
 cert6_token=$(token_of "$work/cert6-auth.out")
@@ -116,13 +118,13 @@ status=$?
 result $status "certificate mode, IPv6: /auth and a publish"
 [ $status = 0 ] || show "$work/cert6-auth.out" "$work/cert6-pub.out"
 
-# 7: a CA that did not sign the gateway's certificate: no handshake.
-client -R "$work/other.pem" -m post -e "$(auth_body "$pk" "$dn" "$secret")" \
+# a CA that did not sign the gateway's certificate: no handshake.
+client_fail -R "$work/other.pem" -m post -e "$(auth_body "$pk" "$dn" "$secret")" \
 	"coaps://127.0.0.1:$dport/auth" >"$work/untrusted.out" 2>&1
 [ -z "$(token_of "$work/untrusted.out")" ]
 result $? "untrusted certificate (another CA): no token"
 
-# 8, 9: PSK mode: the SDK identity; /auth and a publish.
+# PSK mode: the SDK identity; /auth and a publish.
 id=$(psk_id "$pk" "$dn")
 key=$(psk_key "$pk" "$dn" "$secret")
 client -u "$id" -k "$key" -m post -e "$(auth_body "$pk" "$dn" "$secret")" \
@@ -140,37 +142,47 @@ status=$?
 result $status "PSK mode, IPv6: publish acknowledged"
 [ $status = 0 ] || show "$work/psk-pub.out"
 
-# 10: option 61, the alias some SDK releases use.
+# option 61, the alias some SDK releases use.
 client -u "$id" -k "$key" -m post -O "61,$psk_token" -e 'psk-61' \
 	"coaps://127.0.0.1:$dport/topic/sys/$pk/$dn/thing/event" >"$work/psk-61.out" 2>&1
 status=$?
 [ $status = 0 ] && expect_ok "$work/psk-61.out"
 result $? "PSK mode: token in option 61, /sys topic: acknowledged"
 
-# 11: the wrong PSK: no handshake, no token.
-client -u "$id" -k "$(psk_key "$pk" "$dn" wrong-secret)" -m post \
+# a retransmitted CON (same Message ID on the same DTLS session, as
+# when the ACK was lost): the same 2.05 and message id, delivered once.
+"$build/e2e/dtls-dup" 127.0.0.1 "$dport" "$id" "$key" "$psk_token" \
+	"topic/$pk/$dn/user/update" 'dup-1' >"$work/dup.out" 2>&1
+[ "$(grep -cE '^2\.05 [0-9a-f]{16}$' "$work/dup.out")" = 2 ] &&
+	[ "$(sort -u "$work/dup.out" | wc -l)" = 1 ]
+status=$?
+result $status "retransmitted CON: the same 2.05 and option 2090 again"
+[ $status = 0 ] || show "$work/dup.out"
+
+# the wrong PSK: no handshake, no token.
+client_fail -u "$id" -k "$(psk_key "$pk" "$dn" wrong-secret)" -m post \
 	-e "$(auth_body "$pk" "$dn" "$secret")" \
 	"coaps://127.0.0.1:$dport/auth" >"$work/psk-wrong.out" 2>&1
 [ -z "$(token_of "$work/psk-wrong.out")" ] &&
 	grep -q 'PSK\|handshake' "$log"
 result $? "wrong PSK: no token"
 
-# 12: an identity of an unknown device; 13: not the SDK format.
-client -u "$(psk_id "$pk" nobody)" -k "$key" -m post \
+# an identity of an unknown device; 13: not the SDK format.
+client_fail -u "$(psk_id "$pk" nobody)" -k "$key" -m post \
 	-e "$(auth_body "$pk" "$dn" "$secret")" \
 	"coaps://127.0.0.1:$dport/auth" >"$work/psk-unknown.out" 2>&1
 [ -z "$(token_of "$work/psk-unknown.out")" ] &&
 	grep -q "PSK $pk/nobody: unknown device" "$log"
 result $? "PSK identity of an unknown device: refused"
-client -u "$pk.$dn" -k "$key" -m post -e "$(auth_body "$pk" "$dn" "$secret")" \
+client_fail -u "$pk.$dn" -k "$key" -m post -e "$(auth_body "$pk" "$dn" "$secret")" \
 	"coaps://127.0.0.1:$dport/auth" >"$work/psk-format.out" 2>&1
 [ -z "$(token_of "$work/psk-format.out")" ] &&
 	grep -q 'PSK identity not in the SDK format' "$log"
 result $? "PSK identity not in the SDK format: refused"
 
-# 14: a disabled device: its PSK no longer opens a channel.
+# a disabled device: its PSK no longer opens a channel.
 "$build/coapctl" -r "$db" device disable "$pk/$dn2" >/dev/null
-client -u "$(psk_id "$pk" "$dn2")" -k "$(psk_key "$pk" "$dn2" "$secret2")" -m post \
+client_fail -u "$(psk_id "$pk" "$dn2")" -k "$(psk_key "$pk" "$dn2" "$secret2")" -m post \
 	-e "$(auth_body "$pk" "$dn2" "$secret2")" \
 	"coaps://127.0.0.1:$dport/auth" >"$work/psk-disabled.out" 2>&1
 [ -z "$(token_of "$work/psk-disabled.out")" ] &&
@@ -178,21 +190,21 @@ client -u "$(psk_id "$pk" "$dn2")" -k "$(psk_key "$pk" "$dn2" "$secret2")" -m po
 result $? "disabled device: PSK refused"
 "$build/coapctl" -r "$db" device enable "$pk/$dn2" >/dev/null
 
-# 15: in PSK mode, /auth for another device than the identity's: 4.01.
+# in PSK mode, /auth for another device than the identity's: 4.01.
 client -u "$(psk_id "$pk" "$dn2")" -k "$(psk_key "$pk" "$dn2" "$secret2")" -m post \
 	-e "$(auth_body "$pk" "$dn" "$secret")" \
 	"coaps://127.0.0.1:$dport/auth" >"$work/psk-other.out" 2>&1
 grep -q '^4\.01' "$work/psk-other.out"
 result $? "PSK of one device, /auth as another: 4.01"
 
-# 16: a device publishing with another device's token: 4.01.
+# a device publishing with another device's token: 4.01.
 client -u "$(psk_id "$pk" "$dn2")" -k "$(psk_key "$pk" "$dn2" "$secret2")" -m post \
 	-O "2088,$psk_token" -e 'stolen' \
 	"coaps://127.0.0.1:$dport/topic/$pk/$dn/user/update" >"$work/stolen.out" 2>&1
 grep -q '^4\.01' "$work/stolen.out"
 result $? "another device's token: 4.01"
 
-# 17: no or an unknown token: 4.01; 18: someone else's topic: 4.03.
+# no or an unknown token: 4.01; 18: someone else's topic: 4.03.
 client -R "$work/ca.pem" -m post -O "2088,0123456789abcdef0123456789abcdef" -e 'x' \
 	"coaps://127.0.0.1:$dport/topic/$pk/$dn/user/update" >"$work/notoken.out" 2>&1
 grep -q '^4\.01' "$work/notoken.out"
@@ -202,13 +214,13 @@ client -u "$id" -k "$key" -m post -O "2088,$psk_token" -e 'forbidden' \
 grep -q '^4\.03' "$work/forbidden.out"
 result $? "another device's topic: 4.03"
 
-# 19: the symmetric-mode fast path never takes a DTLS token.
+# the symmetric-mode fast path never takes a DTLS token.
 client -m post -O "2088,$psk_token" -e 'plain' \
 	"coap://127.0.0.1:$port/topic/$pk/$dn/user/update" >"$work/plain.out" 2>&1
 grep -q '^4\.01' "$work/plain.out"
 result $? "a DTLS token on the plaintext port: 4.01"
 
-# 20, 21: DTLS sessions are in the kernel's table, in DTLS mode.
+# DTLS sessions are in the kernel's table, in DTLS mode.
 "$build/coapctl" session list >"$work/list.out" 2>&1
 grep -Eq "^${psk_token:0:6}… +$pk/$dn +dtls " "$work/list.out"
 status=$?
@@ -229,12 +241,12 @@ status=$?
 result $status "coapctl -j: one DTLS session per device (a new /auth replaced the old)"
 [ $status = 0 ] || show "$work/list-check.out" "$work/list.json"
 
-# 22: no secret, PSK or full token in the log.
+# no secret, PSK or full token in the log.
 ! grep -qF -e "$secret" -e "$secret2" -e "$key" -e "$psk_token" -e "$cert_token" "$log"
 result $? "coapd's log holds no secret, PSK or full token"
 stop_coapd
 
-# 24, 25: a restarted coapd takes the DTLS sessions over from the kernel:
+# a restarted coapd takes the DTLS sessions over from the kernel:
 # the device's token still works (a new DTLS channel, no new /auth).
 start_coapd -v --dtls-cert "$work/gw.pem" --dtls-key "$work/gw.key"
 client -u "$id" -k "$key" -m post -O "2088,$psk_token" -e 'restart-1' \
@@ -246,15 +258,58 @@ status=$?
 result $status "after a coapd restart: the DTLS token still publishes"
 [ $status = 0 ] || show "$work/restart.out" "$log"
 
-# 26: deleted from the kernel's table (coapctl): revoked for DTLS too.
+# deleted from the kernel's table (coapctl): revoked for DTLS too.
 "$build/coapctl" session del "$psk_token" >/dev/null 2>&1
 client -u "$id" -k "$key" -m post -O "2088,$psk_token" -e 'deleted' \
 	"coaps://127.0.0.1:$dport/topic/$pk/$dn/user/update" >"$work/deleted.out" 2>&1
 grep -q '^4\.01' "$work/deleted.out"
 result $? "coapctl session del: the DTLS token gets 4.01"
 
-# 27: the sink: each acknowledged message once, with DTLS-space ids.
-python3 - "$sink" "$pk" "$dn" cert-1 cert6-1 psk-1 psk-61 restart-1 >"$work/sink.out" 2>&1 <<'PY'
+# coap-device in both DTLS modes: /auth, then three CON publishes.
+dev() { timeout 120 "$build/coap-device" --pk "$pk" --dn "$dn" "$@"; }
+run3_ok() { # out
+	grep -q '3 sent, 3 ok' "$1" &&
+		[ "$(grep -cE '^publish .*: 2\.05 id [0-9a-f]{16}' "$1")" = 3 ]
+}
+dev -H 127.0.0.1 --dtls cert --ca "$work/ca.pem" --server-name "$gw" \
+	--secret "$secret" --payload 'dev-cert-{n}' run --messages 3 \
+	>"$work/dev-cert.out" 2>&1
+status=$?
+[ $status = 0 ] && run3_ok "$work/dev-cert.out" &&
+	grep -q 'token .* (DTLS, certificate)' "$work/dev-cert.out"
+status=$?
+result $status "coap-device --dtls cert (chain and name verified): auth + 3 publishes"
+[ $status = 0 ] || show "$work/dev-cert.out"
+
+dev -H ::1 --dtls psk --secret "$secret" --payload 'dev-psk-{n}' \
+	run --messages 3 >"$work/dev-psk.out" 2>&1
+status=$?
+[ $status = 0 ] && run3_ok "$work/dev-psk.out" &&
+	grep -q 'token .* (DTLS, PSK)' "$work/dev-psk.out"
+status=$?
+result $status "coap-device --dtls psk, IPv6: auth + 3 publishes"
+[ $status = 0 ] || show "$work/dev-psk.out"
+
+dev -H 127.0.0.1 --dtls cert --ca "$work/ca.pem" --server-name other.test \
+	--secret "$secret" auth >"$work/dev-name.out" 2>&1
+status=$?
+[ $status != 0 ] && ! grep -q '2\.05' "$work/dev-name.out" &&
+	grep -q "certificate is for '$gw', not 'other.test'" "$work/dev-name.out"
+result $? "coap-device --dtls cert, wrong --server-name: refused (exit $status)"
+
+dev -H 127.0.0.1 --dtls cert --ca "$work/other.pem" --server-name "$gw" \
+	--secret "$secret" auth >"$work/dev-ca.out" 2>&1
+status=$?
+[ $status != 0 ] && ! grep -q '2\.05' "$work/dev-ca.out"
+result $? "coap-device --dtls cert, untrusted CA: no token (exit $status)"
+
+dev -H 127.0.0.1 --dtls psk --secret wrong-secret auth >"$work/dev-wrong.out" 2>&1
+status=$?
+[ $status != 0 ] && ! grep -q '2\.05' "$work/dev-wrong.out"
+result $? "coap-device --dtls psk, wrong secret: no token (exit $status)"
+
+# The sink: each acknowledged message once, with DTLS-space ids.
+python3 - "$sink" "$pk" "$dn" cert-1 cert6-1 psk-1 psk-61 dup-1 restart-1 dev-cert-1 dev-cert-2 dev-cert-3 dev-psk-1 dev-psk-2 dev-psk-3 >"$work/sink.out" 2>&1 <<'PY'
 import json, sys
 sinkf, pk, dn, *want = sys.argv[1:]
 got = [json.loads(l) for l in open(sinkf)]
@@ -271,7 +326,7 @@ result $status "sink: each acknowledged DTLS message exactly once, ids >= 2^63"
 [ $status = 0 ] || show "$work/sink.out" "$sink"
 stop_coapd
 
-# 30: the handshake rate limit: a coapd allowing 2 a minute per host.
+# the handshake rate limit: a coapd allowing 2 a minute per host.
 start_coapd --dtls-handshake-rate 2
 ok_auths=0
 for i in 1 2 3; do
