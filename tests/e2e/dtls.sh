@@ -20,7 +20,7 @@ secret2=$(openssl rand -hex 12)
 gw=gateway.test
 
 echo "TAP version 13"
-echo "1..37"
+echo "1..38"
 . "$(dirname "$0")/lib.sh"
 
 work=$(mktemp -d /tmp/dtls.XXXXXX)
@@ -214,6 +214,19 @@ client -u "$id" -k "$key" -m post -O "2088,$psk_token" -e 'forbidden' \
 grep -q '^4\.03' "$work/forbidden.out"
 result $? "another device's topic: 4.03"
 
+# the module's topic rules (coapctl config set rules) govern DTLS too.
+"$build/coapctl" config set rules '/custom/{pk}/#' >/dev/null &&
+client -u "$id" -k "$key" -m post -O "2088,$psk_token" -e 'custom-1' \
+	"coaps://127.0.0.1:$dport/topic/custom/$pk/x" >"$work/custom.out" 2>&1 &&
+expect_ok "$work/custom.out" &&
+client -u "$id" -k "$key" -m post -O "2088,$psk_token" -e 'not-custom' \
+	"coaps://127.0.0.1:$dport/topic/$pk/$dn/user/update" >"$work/custom2.out" 2>&1 &&
+grep -q '^4\.03' "$work/custom2.out"
+status=$?
+"$build/coapctl" config set rules default >/dev/null
+result $status "coapctl config set rules: applied to DTLS publishes (2.05 and 4.03)"
+[ $status = 0 ] || show "$work/custom.out" "$work/custom2.out"
+
 # the symmetric-mode fast path never takes a DTLS token.
 client -m post -O "2088,$psk_token" -e 'plain' \
 	"coap://127.0.0.1:$port/topic/$pk/$dn/user/update" >"$work/plain.out" 2>&1
@@ -309,7 +322,7 @@ status=$?
 result $? "coap-device --dtls psk, wrong secret: no token (exit $status)"
 
 # The sink: each acknowledged message once, with DTLS-space ids.
-python3 - "$sink" "$pk" "$dn" cert-1 cert6-1 psk-1 psk-61 dup-1 restart-1 dev-cert-1 dev-cert-2 dev-cert-3 dev-psk-1 dev-psk-2 dev-psk-3 >"$work/sink.out" 2>&1 <<'PY'
+python3 - "$sink" "$pk" "$dn" cert-1 cert6-1 psk-1 psk-61 dup-1 custom-1 restart-1 dev-cert-1 dev-cert-2 dev-cert-3 dev-psk-1 dev-psk-2 dev-psk-3 >"$work/sink.out" 2>&1 <<'PY'
 import json, sys
 sinkf, pk, dn, *want = sys.argv[1:]
 got = [json.loads(l) for l in open(sinkf)]

@@ -682,6 +682,55 @@ out:
 	return code;
 }
 
+struct topic_check {
+	const char *topic, *pk, *dn;
+	bool have_rules, allowed;
+};
+
+static int rules_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_RULES);
+	const char *rule[COAP_OFFLOAD_RULES_MAX];
+	struct topic_check *tc = data;
+	const struct nlattr *a;
+	unsigned int n = 0;
+
+	if (!nest)
+		return MNL_CB_OK;
+	mnl_attr_for_each_nested(a, nest) {
+		if (mnl_attr_get_type(a) != COAP_OFFLOAD_A_RULE ||
+		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) ||
+		    n == COAP_OFFLOAD_RULES_MAX)
+			return MNL_CB_OK;	/* have_rules stays false */
+		rule[n++] = mnl_attr_get_str(a);
+	}
+	tc->have_rules = true;
+	/* An empty list allows nothing (the module always sends its rules). */
+	tc->allowed = n && coap_topic_allowed(rule, n, tc->topic, tc->pk,
+					      tc->dn);
+	return MNL_CB_OK;
+}
+
+/*
+ * The module's rules (CONFIG_GET: the configured ones, else PROTOCOL.md's
+ * defaults), judged by the module's own code (coap_rules.c), so that
+ * `coapctl config set rules` governs DTLS devices too.  0 and tc->allowed
+ * set, or a negative errno (the caller answers 5.00).
+ */
+static int topic_allowed(struct coapd_dtls *dt, struct topic_check *tc)
+{
+	static char buf[COAP_NL_BUF_SIZE];
+	int err;
+
+	err = coap_nl_talk(&dt->d->nl,
+			   coap_nl_request(&dt->d->nl, buf,
+					   COAP_OFFLOAD_CMD_CONFIG_GET, 0),
+			   rules_cb, tc);
+	if (!err && !tc->have_rules)
+		err = -EPROTO;
+	return err;
+}
+
 /* POST /topic/...: the fast path's checks, then the sink. */
 static uint8_t publish(struct coapd_dtls *dt, coap_session_t *s,
 		       struct dtls_peer *p, const coap_pdu_t *req,
@@ -690,6 +739,7 @@ static uint8_t publish(struct coapd_dtls *dt, coap_session_t *s,
 	const coap_address_t *a = coap_session_get_addr_remote(s);
 	struct coapd_message m = { 0 };
 	char addr[COAPD_ADDR_LEN];
+	struct topic_check tc;
 	coap_opt_iterator_t it;
 	struct dtls_token *t;
 	coap_opt_t *o;
@@ -717,8 +767,14 @@ static uint8_t publish(struct coapd_dtls *dt, coap_session_t *s,
 			  peer_str(s, addr), p->pk, p->dn, t->pk, t->dn);
 		return COAP_CODE_UNAUTHORIZED;
 	}
-	/* PROTOCOL.md's default rules, judged by the module's own code. */
-	if (!coap_topic_allowed(NULL, 0, topic, t->pk, t->dn)) {
+	tc = (struct topic_check){ .topic = topic, .pk = t->pk, .dn = t->dn };
+	if (topic_allowed(dt, &tc)) {
+		coapd_log(LOG_ERR, "dtls publish %s/%s: read the topic rules: %s",
+			  t->pk, t->dn, dt->d->nl.error[0] ? dt->d->nl.error :
+			  "netlink error");
+		return COAP_CODE_INTERNAL_ERROR;
+	}
+	if (!tc.allowed) {
 		coapd_log(LOG_INFO, "dtls publish %s/%s: topic %s forbidden",
 			  t->pk, t->dn, topic);
 		return COAP_CODE_FORBIDDEN;
