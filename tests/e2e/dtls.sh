@@ -5,8 +5,10 @@
 # (a client nobody here wrote) in certificate mode (-R ca.pem) and in the
 # SDK's PSK format, over IPv4 and IPv6. Then: wrong PSKs, unknown and
 # disabled devices, an untrusted certificate, a stolen token, a forbidden
-# topic, the sink holding each acknowledged message exactly once, and no
-# secret or full token in coapd's log. TAP on stdout.
+# topic, the sink holding each acknowledged message exactly once, no
+# secret or full token in coapd's log, coapd's /auth failure limits over
+# DTLS (bad signs, wrong PSKs; per source and device) and the handshake
+# rate limit. TAP on stdout.
 #   tests/e2e/dtls.sh BUILD_DIR
 set -u
 build=$(cd "${1:-build}" && pwd)
@@ -20,7 +22,7 @@ secret2=$(openssl rand -hex 12)
 gw=gateway.test
 
 echo "TAP version 13"
-echo "1..38"
+echo "1..47"
 . "$(dirname "$0")/lib.sh"
 
 work=$(mktemp -d /tmp/dtls.XXXXXX)
@@ -337,6 +339,95 @@ PY
 status=$?
 result $status "sink: each acknowledged DTLS message exactly once, ids >= 2^63"
 [ $status = 0 ] || show "$work/sink.out" "$sink"
+stop_coapd
+
+# coapd's /auth failure limits over DTLS (as on the symmetric port): a
+# budget of 3 failures per source (IPv4 address, IPv6 /64) and per device,
+# regained at 3 a minute (one per 20 s: the debug kernel's handshakes take
+# seconds, the checks of one limit must fit in it). Sources: 127.0.0.1 (A), 127.0.0.2 (B), ::1 (C),
+# 127.0.0.3 (D).
+dn3=dtls3
+"$build/coapctl" -r "$db" device add "$pk/$dn3" secret "$secret" >/dev/null
+start_coapd -v --dtls-cert "$work/gw.pem" --dtls-key "$work/gw.key" \
+	--auth-fail-burst 3 --auth-fail-rate 3
+code_of() { grep -oE '^[245]\.[0-9]{2}' "$1" | head -1; }
+cauth() { # out source pk dn secret [coap-client args]: /auth in certificate mode
+	local out=$1 src=$2 apk=$3 adn=$4 asecret=$5
+	shift 5
+	client -a "$src" -R "$work/ca.pem" -m post "$@" \
+		-e "$(auth_body "$apk" "$adn" "$asecret")" \
+		"coaps://$([ "$src" = ::1 ] && echo '[::1]' || echo 127.0.0.1):$dport/auth" \
+		>"$out" 2>&1
+}
+codes=
+for i in 1 2 3; do
+	cauth "$work/rl-bad-$i.out" 127.0.0.1 "$pk" "$dn" wrong-secret
+	codes="$codes$(code_of "$work/rl-bad-$i.out") "
+done
+[ "$codes" = "4.01 4.01 4.01 " ]
+result $? "DTLS /auth: 3 bad signs from one source: 4.01 each ($codes)"
+# -v 6: coap-client shows the answer with its options (no PSK here).
+cauth "$work/rl-a.out" 127.0.0.1 "$pk" "$dn3" "$secret" -v 6
+max_age=$(grep -oE 'Max-Age:[0-9]+' "$work/rl-a.out" | head -1 | cut -d: -f2)
+grep -qE '^4\.29|c:4\.29' "$work/rl-a.out" && [ -z "$(token_of "$work/rl-a.out")" ] &&
+	[ -n "$max_age" ] && [ "$max_age" -ge 1 ] && [ "$max_age" -le 20 ]
+status=$?
+result $status "DTLS /auth: that source then gets 4.29 + Max-Age ($max_age), even with a good sign"
+[ $status = 0 ] || show "$work/rl-a.out"
+cauth "$work/rl-b1.out" 127.0.0.2 "$pk" "$dn" "$secret"
+cauth "$work/rl-b2.out" 127.0.0.2 "$pk" "$dn2" "$secret2"
+[ "$(code_of "$work/rl-b1.out")" = 4.29 ] && [ -n "$(token_of "$work/rl-b2.out")" ]
+status=$?
+result $status "DTLS /auth: another source: 4.29 for the limited device, a token for another"
+[ $status = 0 ] || show "$work/rl-b1.out" "$work/rl-b2.out"
+# PSK handshakes count too: 3 wrong PSKs for dn2 from C (DTLS drops the
+# Finished that does not decrypt: coapd counts a PSK handshake unfinished
+# after 10 s). At once, so that the budget regains nothing between them.
+# Then C gets 4.29 in certificate mode, and dn2's right PSK from D fails
+# (device limited).
+pids=
+for i in 1 2 3; do
+	client_fail -u "$(psk_id "$pk" "$dn2")" -k "$(psk_key "$pk" "$dn2" wrong-secret)" \
+		-m post -e "$(auth_body "$pk" "$dn2" "$secret2")" \
+		"coaps://[::1]:$dport/auth" >"$work/rl-psk-$i.out" 2>&1 &
+	pids="$pids $!"
+done
+# shellcheck disable=SC2086 # the three clients, not coapd
+wait $pids
+counted() { grep -c "PSK $pk/$dn2: handshake .*: counted as an auth failure" "$log"; }
+for _ in $(seq 40); do
+	[ "$(counted)" -ge 3 ] && break
+	sleep 0.5
+done
+cauth "$work/rl-c.out" ::1 "$pk" "$dn3" "$secret"
+[ "$(code_of "$work/rl-c.out")" = 4.29 ]
+status=$?
+result $status "3 wrong PSKs from a source: its certificate-mode /auth gets 4.29"
+[ $status = 0 ] || show "$work/rl-c.out"
+client_fail -a 127.0.0.3 -u "$(psk_id "$pk" "$dn2")" -k "$(psk_key "$pk" "$dn2" "$secret2")" \
+	-m post -e "$(auth_body "$pk" "$dn2" "$secret2")" \
+	"coaps://127.0.0.1:$dport/auth" >"$work/rl-psk-d.out" 2>&1
+[ -z "$(token_of "$work/rl-psk-d.out")" ] &&
+	[ "$(counted)" = 3 ] &&
+	grep -q "PSK $pk/$dn2 refused: device limited" "$log"
+status=$?
+result $status "3 wrong PSKs for a device: its right PSK from elsewhere is refused (device limited)"
+[ $status = 0 ] || show "$work/rl-psk-d.out" "$log"
+# 3 a minute: one failure regained after 20 s.
+sleep 21
+cauth "$work/rl-again.out" 127.0.0.1 "$pk" "$dn3" "$secret"
+[ -n "$(token_of "$work/rl-again.out")" ]
+status=$?
+result $status "after Max-Age: the source's good /auth gets a token"
+[ $status = 0 ] || show "$work/rl-again.out"
+[ "$(grep -c 'dtls auth from 127.0.0.1:[0-9]*: too many failures: source limited' "$log")" = 1 ] &&
+	[ "$(grep -c "dtls auth $pk/$dn: too many failures: limited" "$log")" = 1 ] &&
+	[ "$(grep -c "dtls auth $pk/$dn2: too many failures: limited" "$log")" = 1 ] &&
+	[ "$(grep -c 'dtls auth from \[::1\]:[0-9]*: too many failures: source limited' "$log")" = 1 ] &&
+	! grep -qF -e "$secret" -e "$secret2" "$log"
+status=$?
+result $status "coapd said once per source and device that it limits; no secret in its log"
+[ $status = 0 ] || show "$log"
 stop_coapd
 
 # the handshake rate limit: a coapd allowing 2 a minute per host.

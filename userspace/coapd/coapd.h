@@ -155,6 +155,7 @@ int coapd_udp_pktinfo(int fd, int family);
 int coapd_dtls_open(struct coapd *d);
 int coapd_dtls_fd(const struct coapd *d);
 void coapd_dtls_input(struct coapd *d);
+void coapd_dtls_tick(struct coapd *d);
 void coapd_dtls_close(struct coapd *d);
 
 /* codec.c: the /auth payload, JSON or CBOR, as flat text fields. */

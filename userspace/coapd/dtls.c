@@ -41,6 +41,10 @@
  * (ktime_get_real_ns() at load, then +1 each) stay below 2^63 until 2262.
  */
 #define DTLS_ID_SPACE		(1ULL << 63)
+/* A PSK handshake not finished this long after its lookup failed. */
+#define PSK_HANDSHAKE_DEADLINE	10	/* seconds */
+/* RFC 8516 (PROTOCOL.md has no code for it), as on the symmetric port. */
+#define COAP_CODE_TOO_MANY_REQUESTS	COAP_CODE(4, 29)
 
 struct dtls_answer {
 	time_t when;			/* 0: free */
@@ -52,8 +56,20 @@ struct dtls_answer {
 /* One DTLS session (libcoap's coap_session_t app data). */
 struct dtls_peer {
 	struct coapd_dtls *dt;
+	coap_session_t *session;	/* the libcoap session it belongs to */
 	bool refused;			/* over a limit: fail its handshake */
 	bool psk;			/* the PSK identity names the device */
+	/*
+	 * A PSK was handed to the handshake and it has not finished yet.
+	 * A wrong PSK (a guess at the device's secret) does not make the
+	 * handshake fail: DTLS drops the client's Finished, which does not
+	 * decrypt, in silence. So a handshake still unfinished
+	 * PSK_HANDSHAKE_DEADLINE seconds after its PSK was looked up, or
+	 * that ends without finishing, counts as an /auth failure.
+	 */
+	bool psk_pending;
+	time_t psk_at;			/* mono_sec() of the lookup */
+	struct dtls_peer *pend_next, *pend_prev;
 	/* The device this channel speaks for: PSK identity, /auth or token. */
 	char pk[COAP_REGISTRY_ID_MAX + 1];
 	char dn[COAP_REGISTRY_ID_MAX + 1];
@@ -80,6 +96,7 @@ struct coapd_dtls {
 	struct coapd *d;
 	coap_context_t *ctx;
 	unsigned int peers;		/* live DTLS sessions */
+	struct dtls_peer *pending;	/* PSK handshakes not finished yet */
 	struct dtls_token *tokens;
 	uint64_t next_id;
 	struct rate_slot rate[RATE_SLOTS];
@@ -102,6 +119,14 @@ static uint64_t real_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static const char *peer_str(coap_session_t *s, char out[COAPD_ADDR_LEN])
@@ -161,6 +186,106 @@ static bool rate_allows(struct coapd_dtls *dt, const coap_address_t *a)
 	return ++slot->count <= dt->d->cfg.dtls_handshake_rate;
 }
 
+/*
+ * coapd's /auth failure limits (ratelimit.c, as on the symmetric port): a
+ * DTLS /auth that fails (4.00, 4.01) and a PSK handshake that fails on a
+ * wrong PSK or an unknown identity use up the budget of the source (its
+ * IPv4 address or IPv6 /64) and of the device named; over a budget, /auth
+ * gets 4.29 + Max-Age and a PSK handshake fails before the registry.
+ */
+static bool source_key(struct coapd_dtls *dt, coap_session_t *s,
+		       uint8_t key[RATELIMIT_KEY_LEN])
+{
+	const coap_address_t *a = coap_session_get_addr_remote(s);
+	struct ratelimit *rl = dt->d->auth_fail_source;
+
+	return rl && a && ratelimit_key_source(rl, &a->addr.sa, a->size, key);
+}
+
+/* Milliseconds the source of s must wait; 0: it may try now. */
+static uint64_t source_wait(struct coapd_dtls *dt, coap_session_t *s)
+{
+	uint8_t key[RATELIMIT_KEY_LEN];
+
+	if (!source_key(dt, s, key))
+		return 0;
+	return ratelimit_wait(dt->d->auth_fail_source, key, now_ms());
+}
+
+static void source_fail(struct coapd_dtls *dt, coap_session_t *s)
+{
+	uint8_t key[RATELIMIT_KEY_LEN];
+	char addr[COAPD_ADDR_LEN];
+
+	if (source_key(dt, s, key) &&
+	    ratelimit_fail(dt->d->auth_fail_source, key, now_ms()))
+		coapd_log(LOG_NOTICE, "dtls auth from %s: too many failures: source limited",
+			  peer_str(s, addr));
+}
+
+static uint64_t device_wait(struct coapd_dtls *dt, const char *pk,
+			    const char *dn)
+{
+	struct ratelimit *rl = dt->d->auth_fail_device;
+	uint8_t key[RATELIMIT_KEY_LEN];
+
+	if (!rl)
+		return 0;
+	ratelimit_key_device(rl, pk, dn, key);
+	return ratelimit_wait(rl, key, now_ms());
+}
+
+static void device_fail(struct coapd_dtls *dt, const char *pk, const char *dn)
+{
+	struct ratelimit *rl = dt->d->auth_fail_device;
+	uint8_t key[RATELIMIT_KEY_LEN];
+
+	if (!rl)
+		return;
+	ratelimit_key_device(rl, pk, dn, key);
+	if (ratelimit_fail(rl, key, now_ms()))
+		coapd_log(LOG_NOTICE, "dtls auth %s/%s: too many failures: limited",
+			  pk, dn);
+}
+
+static void pending_add(struct coapd_dtls *dt, struct dtls_peer *p)
+{
+	p->psk_pending = true;
+	p->psk_at = mono_sec();
+	p->pend_prev = NULL;
+	p->pend_next = dt->pending;
+	if (dt->pending)
+		dt->pending->pend_prev = p;
+	dt->pending = p;
+}
+
+static void pending_del(struct coapd_dtls *dt, struct dtls_peer *p)
+{
+	if (!p->psk_pending)
+		return;
+	p->psk_pending = false;
+	if (p->pend_prev)
+		p->pend_prev->pend_next = p->pend_next;
+	else
+		dt->pending = p->pend_next;
+	if (p->pend_next)
+		p->pend_next->pend_prev = p->pend_prev;
+	p->pend_next = p->pend_prev = NULL;
+}
+
+/* A PSK handshake that did not finish: the failure of a wrong PSK. */
+static void pending_fail(struct coapd_dtls *dt, struct dtls_peer *p,
+			 const char *why)
+{
+	char addr[COAPD_ADDR_LEN];
+
+	pending_del(dt, p);
+	coapd_log(LOG_INFO, "dtls: %s: PSK %s/%s: handshake %s: counted as an auth failure (wrong PSK?)",
+		  peer_str(p->session, addr), p->pk, p->dn, why);
+	source_fail(dt, p->session);
+	device_fail(dt, p->pk, p->dn);
+}
+
 static struct dtls_peer *peer_of(coap_session_t *s)
 {
 	return coap_session_get_app_data(s);
@@ -187,6 +312,7 @@ static int event_handler(coap_session_t *s, const coap_event_t event)
 			break;
 		}
 		p->dt = dt;
+		p->session = s;
 		dt->peers++;
 		if (dt->peers > dt->d->cfg.dtls_max_sessions) {
 			coapd_log(LOG_WARNING, "dtls: %s: refused: %u DTLS sessions already",
@@ -201,6 +327,8 @@ static int event_handler(coap_session_t *s, const coap_event_t event)
 		break;
 	case COAP_EVENT_SERVER_SESSION_DEL:
 		if (p) {
+			if (p->psk_pending)
+				pending_fail(dt, p, "ended unfinished");
 			dt->peers--;
 			explicit_bzero(p, sizeof(*p));
 			free(p);
@@ -208,12 +336,16 @@ static int event_handler(coap_session_t *s, const coap_event_t event)
 		}
 		break;
 	case COAP_EVENT_DTLS_CONNECTED:
+		if (p)
+			pending_del(dt, p);
 		coapd_log(LOG_INFO, "dtls: %s: connected (%s)", peer_str(s, addr),
 			  p && p->psk ? "PSK" : "certificate");
 		break;
 	case COAP_EVENT_DTLS_ERROR:
 		coapd_log(LOG_INFO, "dtls: %s: handshake failed",
 			  peer_str(s, addr));
+		if (p && p->psk_pending)
+			pending_fail(dt, p, "failed");
 		break;
 	default:
 		break;
@@ -270,13 +402,27 @@ static const coap_bin_const_t *psk_lookup(coap_bin_const_t *identity,
 	char addr[COAPD_ADDR_LEN];
 	char pk[COAP_REGISTRY_ID_MAX + 1], dn[COAP_REGISTRY_ID_MAX + 1];
 	struct coap_device dev;
+	uint64_t wait;
 	int err;
 
 	if (!p || p->refused)
 		return NULL;
+	wait = source_wait(dt, s);
+	if (wait) {
+		coapd_log(LOG_INFO, "dtls: %s: PSK refused: source limited for %llu ms",
+			  peer_str(s, addr), (unsigned long long)wait);
+		return NULL;
+	}
 	if (!psk_identity_parse(identity, pk, dn)) {
 		coapd_log(LOG_INFO, "dtls: %s: PSK identity not in the SDK format",
 			  peer_str(s, addr));
+		source_fail(dt, s);
+		return NULL;
+	}
+	wait = device_wait(dt, pk, dn);
+	if (wait) {
+		coapd_log(LOG_INFO, "dtls: %s: PSK %s/%s refused: device limited for %llu ms",
+			  peer_str(s, addr), pk, dn, (unsigned long long)wait);
 		return NULL;
 	}
 	err = coap_registry_get(dt->d->reg, pk, dn, &dev);
@@ -285,6 +431,10 @@ static const coap_bin_const_t *psk_lookup(coap_bin_const_t *identity,
 			  pk, dn, err == -ENOENT ? "unknown device" :
 			  err ? strerror(-err) : "device disabled");
 		explicit_bzero(&dev, sizeof(dev));
+		if (err == -ENOENT || !err) {
+			source_fail(dt, s);
+			device_fail(dt, pk, dn);
+		}
 		return NULL;
 	}
 	err = coap_proto_psk(pk, dn, dev.secret, dt->psk, sizeof(dt->psk));
@@ -294,6 +444,8 @@ static const coap_bin_const_t *psk_lookup(coap_bin_const_t *identity,
 	p->psk = true;
 	strcpy(p->pk, pk);
 	strcpy(p->dn, dn);
+	if (!p->psk_pending)
+		pending_add(dt, p);
 	dt->psk_bin.s = (const uint8_t *)dt->psk;
 	dt->psk_bin.length = strlen(dt->psk);
 	/* libcoap copies it before the next call; dtls_input() wipes it. */
@@ -576,6 +728,14 @@ static const char *string_field(const struct auth_input *in, const char *name)
 	return v && str && *v ? v : NULL;
 }
 
+/* What auth() tells auth_limited() about the failure limits. */
+struct auth_limit {
+	uint64_t wait_ms;		/* on 4.29: until the next attempt */
+	bool device_counted;		/* a 4.01 uses up the device's budget */
+	char pk[COAP_REGISTRY_ID_MAX + 1];
+	char dn[COAP_REGISTRY_ID_MAX + 1];
+};
+
 /*
  * POST /auth inside DTLS: the fields of symmetric mode without seq; the
  * answer is {"token":...}. In PSK mode the device must be the identity's.
@@ -583,7 +743,7 @@ static const char *string_field(const struct auth_input *in, const char *name)
  */
 static uint8_t auth(struct coapd_dtls *dt, coap_session_t *s,
 		    struct dtls_peer *p, const coap_pdu_t *req,
-		    uint8_t *out, size_t *out_len)
+		    uint8_t *out, size_t *out_len, struct auth_limit *lim)
 {
 	const char *pk, *dn, *sign, *method;
 	char hex[COAP_PROTO_SIGN_HEX_MAX + 1], addr[COAPD_ADDR_LEN];
@@ -634,6 +794,20 @@ static uint8_t auth(struct coapd_dtls *dt, coap_session_t *s,
 			  pk, dn, addr, p->pk, p->dn);
 		return COAP_CODE_UNAUTHORIZED;
 	}
+	/*
+	 * Failures per device, from whatever sources (guessing one device's
+	 * secret from many addresses): over the budget, neither the registry
+	 * nor the HMAC.
+	 */
+	lim->wait_ms = device_wait(dt, pk, dn);
+	if (lim->wait_ms) {
+		coapd_log(LOG_DEBUG, "dtls auth %s/%s from %s: device limited for %llu ms",
+			  pk, dn, addr, (unsigned long long)lim->wait_ms);
+		return COAP_CODE_TOO_MANY_REQUESTS;
+	}
+	lim->device_counted = true;
+	strcpy(lim->pk, pk);
+	strcpy(lim->dn, dn);
 	if (coap_proto_sign_content(in.f, in.n, content, sizeof(content)) < 0)
 		return COAP_CODE_BAD_REQUEST;
 	err = coap_registry_get(dt->d->reg, pk, dn, &dev);
@@ -729,6 +903,34 @@ static int topic_allowed(struct coapd_dtls *dt, struct topic_check *tc)
 	if (!err && !tc->have_rules)
 		err = -EPROTO;
 	return err;
+}
+
+/*
+ * /auth within the budget of failures of its source: over it, 4.29 before
+ * anything is decoded. 4.00 and 4.01 use the source's budget, 4.01 after
+ * the identity was judged also the device's (as on the symmetric port).
+ */
+static uint8_t auth_limited(struct coapd_dtls *dt, coap_session_t *s,
+			    struct dtls_peer *p, const coap_pdu_t *req,
+			    uint8_t *out, size_t *out_len, uint64_t *wait_ms)
+{
+	struct auth_limit lim = { 0 };
+	char addr[COAPD_ADDR_LEN];
+	uint8_t code;
+
+	*wait_ms = source_wait(dt, s);
+	if (*wait_ms) {
+		coapd_log(LOG_DEBUG, "dtls auth from %s: source limited for %llu ms",
+			  peer_str(s, addr), (unsigned long long)*wait_ms);
+		return COAP_CODE_TOO_MANY_REQUESTS;
+	}
+	code = auth(dt, s, p, req, out, out_len, &lim);
+	*wait_ms = lim.wait_ms;
+	if (code == COAP_CODE_BAD_REQUEST || code == COAP_CODE_UNAUTHORIZED)
+		source_fail(dt, s);
+	if (code == COAP_CODE_UNAUTHORIZED && lim.device_counted)
+		device_fail(dt, lim.pk, lim.dn);
+	return code;
 }
 
 /* POST /topic/...: the fast path's checks, then the sink. */
@@ -834,7 +1036,7 @@ static void request(coap_resource_t *r, coap_session_t *s,
 	size_t payload_len = sizeof(payload);
 	struct dtls_answer *ans;
 	char path[PATH_MAX_LEN];
-	uint64_t id = 0;
+	uint64_t id = 0, wait_ms = 0;
 	uint8_t code;
 
 	(void)r;
@@ -857,12 +1059,23 @@ static void request(coap_resource_t *r, coap_session_t *s,
 		code = !strcmp(path, "/auth") || !strncmp(path, "/topic/", 7) ?
 			COAP_CODE_METHOD_NOT_ALLOWED : COAP_CODE_NOT_FOUND;
 	else if (!strcmp(path, "/auth"))
-		code = auth(dt, s, p, req, payload, &payload_len);
+		code = auth_limited(dt, s, p, req, payload, &payload_len,
+				    &wait_ms);
 	else if (!strncmp(path, "/topic/", 7))
 		code = publish(dt, s, p, req, path + 6, &id);
 	else
 		code = COAP_CODE_NOT_FOUND;
 	respond(resp, code, id);
+	if (code == COAP_CODE_TOO_MANY_REQUESTS) {
+		/* Max-Age: whole seconds until the next attempt, rounded up. */
+		uint8_t age[4];
+
+		coap_add_option(resp, COAP_OPTION_MAXAGE,
+				coap_encode_var_safe(age, sizeof(age),
+						     wait_ms / 1000 +
+						     !!(wait_ms % 1000)),
+				age);
+	}
 	if (code == COAP_CODE_CONTENT && !id) {
 		coap_add_data(resp, payload_len, payload);
 		explicit_bzero(payload, sizeof(payload));
@@ -1020,6 +1233,22 @@ void coapd_dtls_input(struct coapd *d)
 		return;
 	coap_io_process(d->dtls->ctx, COAP_IO_NO_WAIT);
 	explicit_bzero(d->dtls->psk, sizeof(d->dtls->psk));
+}
+
+/* Each second: PSK handshakes past their deadline count as failures. */
+void coapd_dtls_tick(struct coapd *d)
+{
+	struct coapd_dtls *dt = d->dtls;
+	struct dtls_peer *p, *next;
+	time_t now = mono_sec();
+
+	if (!dt)
+		return;
+	for (p = dt->pending; p; p = next) {
+		next = p->pend_next;
+		if (now - p->psk_at >= PSK_HANDSHAKE_DEADLINE)
+			pending_fail(dt, p, "not finished in time");
+	}
 }
 
 void coapd_dtls_close(struct coapd *d)

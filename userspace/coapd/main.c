@@ -463,8 +463,11 @@ static int run(struct coapd *d)
 			coapd_dtls_input(d);
 		if (pfd[P_EVENTS].revents && coapd_persist_events_input(d))
 			return -1;
-		if (pfd[P_TICK].revents && coapd_persist_tick(d))
-			return -1;
+		if (pfd[P_TICK].revents) {
+			coapd_dtls_tick(d);
+			if (coapd_persist_tick(d))
+				return -1;
+		}
 		coapd_confirm_tick(d);
 	}
 }
