@@ -7,8 +7,9 @@
 # disabled devices, an untrusted certificate, a stolen token, a forbidden
 # topic, the sink holding each acknowledged message exactly once, no
 # secret or full token in coapd's log, coapd's /auth failure limits over
-# DTLS (bad signs, wrong PSKs; per source and device) and the handshake
-# rate limit. TAP on stdout.
+# DTLS (bad signs, wrong PSKs; per source and device), session resumption
+# (openssl s_client with a saved session) and the handshake rate limit.
+# TAP on stdout.
 #   tests/e2e/dtls.sh BUILD_DIR
 set -u
 build=$(cd "${1:-build}" && pwd)
@@ -22,7 +23,7 @@ secret2=$(openssl rand -hex 12)
 gw=gateway.test
 
 echo "TAP version 13"
-echo "1..47"
+echo "1..50"
 . "$(dirname "$0")/lib.sh"
 
 work=$(mktemp -d /tmp/dtls.XXXXXX)
@@ -255,6 +256,66 @@ PY
 status=$?
 result $status "coapctl -j: one DTLS session per device (a new /auth replaced the old)"
 [ $status = 0 ] || show "$work/list-check.out" "$work/list.json"
+
+# Session resumption (OpenSSL's session tickets, on in libcoap's server):
+# openssl s_client saves the session (-sess_out) and resumes it
+# (-sess_in), carrying one CoAP POST /auth (CON, MID 0xc0de, token "rs").
+auth_pdu() { # file pk dn secret
+	python3 -c 'import sys
+body = sys.argv[2].encode()
+sys.stdout.buffer.write(bytes([0x42, 0x02, 0xc0, 0xde]) + b"rs" +
+	b"\xb4auth" + b"\x11\x32" + b"\xff" + body)' "$1" "$(auth_body "$2" "$3" "$4")" >"$1"
+}
+sclient() { # out pdu [s_client args]: prints New/Reused, then the answer
+	local out=$1 pdu=$2
+	shift 2
+	(cat "$pdu"; sleep 2) | timeout 30 openssl s_client -dtls1_2 -nocommands \
+		-connect "127.0.0.1:$dport" "$@" >"$out" 2>&1
+}
+answer_code() { # s_client output -> the code of the answer to MID 0xc0de
+	python3 -c 'import re, sys
+m = re.search(rb"\x62(.)\xc0\xders", open(sys.argv[1], "rb").read(), re.S)
+print("%d.%02d" % (m.group(1)[0] >> 5, m.group(1)[0] & 31) if m else "none")' "$1"
+}
+psk_hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+id2=$(psk_id "$pk" "$dn2")
+key2hex=$(psk_hex "$(psk_key "$pk" "$dn2" "$secret2")")
+auth_pdu "$work/auth-dn2.bin" "$pk" "$dn2" "$secret2"
+auth_pdu "$work/auth-dn.bin" "$pk" "$dn" "$secret"
+# certificate mode: a full handshake, then the ticket.
+sclient "$work/res-c1.out" "$work/auth-dn2.bin" -CAfile "$work/ca.pem" \
+	-sess_out "$work/sess-cert.pem"
+sclient "$work/res-c2.out" "$work/auth-dn2.bin" -CAfile "$work/ca.pem" \
+	-sess_in "$work/sess-cert.pem"
+grep -q '^New, TLSv1.2' "$work/res-c1.out" && grep -q '^Reused, TLSv1.2' "$work/res-c2.out" &&
+	[ "$(answer_code "$work/res-c2.out")" = 2.05 ] &&
+	grep -q 'connected (certificate, resumed)' "$log"
+status=$?
+result $status "certificate mode: a session ticket resumes (s_client -sess_in: Reused), /auth 2.05"
+[ $status = 0 ] || show "$work/res-c1.out" "$work/res-c2.out"
+# PSK mode: the resumed session still speaks for its PSK's device only.
+sclient "$work/res-p1.out" "$work/auth-dn2.bin" -cipher PSK -psk_identity "$id2" \
+	-psk "$key2hex" -sess_out "$work/sess-psk.pem"
+sclient "$work/res-p2.out" "$work/auth-dn.bin" -cipher PSK -psk_identity "$id2" \
+	-psk "$key2hex" -sess_in "$work/sess-psk.pem"
+code1=$(answer_code "$work/res-p1.out")
+code2=$(answer_code "$work/res-p2.out")
+grep -q '^New, TLSv1.2' "$work/res-p1.out" && [ "$code1" = 2.05 ] &&
+	grep -q '^Reused, TLSv1.2' "$work/res-p2.out" && [ "$code2" = 4.01 ] &&
+	grep -q 'connected (PSK, resumed)' "$log"
+status=$?
+result $status "PSK mode: resumed (Reused), still the PSK's device: /auth as another $code2"
+[ $status = 0 ] || { show "$work/res-p2.out"; grep -a 'dtls' "$log" | tail -8 | sed 's/^/# /'; }
+# a disabled device cannot come back through its ticket.
+"$build/coapctl" -r "$db" device disable "$pk/$dn2" >/dev/null
+sclient "$work/res-p3.out" "$work/auth-dn2.bin" -cipher PSK -psk_identity "$id2" \
+	-psk "$key2hex" -sess_in "$work/sess-psk.pem"
+"$build/coapctl" -r "$db" device enable "$pk/$dn2" >/dev/null
+[ "$(answer_code "$work/res-p3.out")" = 5.03 ] &&
+	grep -q "resumed PSK session of $pk/$dn2: device disabled: refused" "$log"
+status=$?
+result $status "PSK mode: the ticket of a disabled device: refused (5.03)"
+[ $status = 0 ] || show "$work/res-p3.out"
 
 # no secret, PSK or full token in the log.
 ! grep -qF -e "$secret" -e "$secret2" -e "$key" -e "$psk_token" -e "$cert_token" "$log"

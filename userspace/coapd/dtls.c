@@ -297,12 +297,16 @@ static struct dtls_peer *peer_of(coap_session_t *s)
  * session over a limit is marked; its handshake then fails in the PSK or
  * certificate callback below.
  */
+static bool resumed(struct coapd_dtls *dt, coap_session_t *s,
+		    struct dtls_peer *p);
+
 static int event_handler(coap_session_t *s, const coap_event_t event)
 {
 	coap_context_t *ctx = coap_session_get_context(s);
 	struct coapd_dtls *dt = coap_get_app_data(ctx);
 	struct dtls_peer *p = peer_of(s);
 	char addr[COAPD_ADDR_LEN];
+	bool again;
 
 	switch (event) {
 	case COAP_EVENT_SERVER_SESSION_NEW:
@@ -336,10 +340,12 @@ static int event_handler(coap_session_t *s, const coap_event_t event)
 		}
 		break;
 	case COAP_EVENT_DTLS_CONNECTED:
-		if (p)
-			pending_del(dt, p);
-		coapd_log(LOG_INFO, "dtls: %s: connected (%s)", peer_str(s, addr),
-			  p && p->psk ? "PSK" : "certificate");
+		if (!p)
+			break;
+		pending_del(dt, p);
+		again = resumed(dt, s, p);
+		coapd_log(LOG_INFO, "dtls: %s: connected (%s%s)", peer_str(s, addr),
+			  p->psk ? "PSK" : "certificate", again ? ", resumed" : "");
 		break;
 	case COAP_EVENT_DTLS_ERROR:
 		coapd_log(LOG_INFO, "dtls: %s: handshake failed",
@@ -450,6 +456,65 @@ static const coap_bin_const_t *psk_lookup(coap_bin_const_t *identity,
 	dt->psk_bin.length = strlen(dt->psk);
 	/* libcoap copies it before the next call; dtls_input() wipes it. */
 	return &dt->psk_bin;
+}
+
+/*
+ * A resumed session (OpenSSL's session tickets, on by default in libcoap's
+ * server: the abbreviated handshake) runs neither the PSK callback nor the
+ * certificate setup. A resumed PSK session still carries its identity (in
+ * the ticket): the checks of psk_lookup() are made here instead, and a
+ * session that fails them is refused (every request gets 5.03), so that a
+ * disabled device or a limited source cannot come back through a ticket,
+ * and the channel still speaks for its PSK's device only. True when s was
+ * resumed.
+ */
+static bool resumed(struct coapd_dtls *dt, coap_session_t *s,
+		    struct dtls_peer *p)
+{
+	char pk[COAP_REGISTRY_ID_MAX + 1], dn[COAP_REGISTRY_ID_MAX + 1];
+	char addr[COAPD_ADDR_LEN];
+	coap_tls_library_t lib;
+	coap_bin_const_t id;
+	struct coap_device dev;
+	const char *identity;
+	SSL *ssl;
+	int err;
+
+	ssl = coap_session_get_tls(s, &lib);
+	if (!ssl || lib != COAP_TLS_LIBRARY_OPENSSL || !SSL_session_reused(ssl))
+		return false;
+	identity = SSL_get_psk_identity(ssl);
+	if (!identity || p->psk || p->refused)
+		return true;	/* certificate mode: nothing names a device */
+	id.s = (const uint8_t *)identity;
+	id.length = strlen(identity);
+	p->refused = true;
+	if (!psk_identity_parse(&id, pk, dn)) {
+		coapd_log(LOG_INFO, "dtls: %s: resumed PSK session: identity not in the SDK format: refused",
+			  peer_str(s, addr));
+		return true;
+	}
+	if (source_wait(dt, s) || device_wait(dt, pk, dn)) {
+		coapd_log(LOG_INFO, "dtls: %s: resumed PSK session of %s/%s: limited: refused",
+			  peer_str(s, addr), pk, dn);
+		return true;
+	}
+	err = coap_registry_get(dt->d->reg, pk, dn, &dev);
+	if (!err && !dev.enabled)
+		err = -EPERM;
+	explicit_bzero(&dev, sizeof(dev));
+	if (err) {
+		coapd_log(LOG_INFO, "dtls: %s: resumed PSK session of %s/%s: %s: refused",
+			  peer_str(s, addr), pk, dn, err == -ENOENT ?
+			  "unknown device" : err == -EPERM ? "device disabled" :
+			  strerror(-err));
+		return true;
+	}
+	p->refused = false;
+	p->psk = true;
+	strcpy(p->pk, pk);
+	strcpy(p->dn, dn);
+	return true;
 }
 
 /* Certificate mode: a session over a limit fails here. */
