@@ -23,7 +23,7 @@ secret2=$(openssl rand -hex 12)
 gw=gateway.test
 
 echo "TAP version 13"
-echo "1..50"
+echo "1..53"
 . "$(dirname "$0")/lib.sh"
 
 work=$(mktemp -d /tmp/dtls.XXXXXX)
@@ -334,6 +334,22 @@ status=$?
 result $status "after a coapd restart: the DTLS token still publishes"
 [ $status = 0 ] || show "$work/restart.out" "$log"
 
+# the module reloaded (as by a reboot): the registry's sessions table gives
+# the DTLS token back to the kernel, in DTLS mode.
+stop_coapd
+rmmod coap_offload && insmod "${COAP_OFFLOAD_KO:?}"
+start_coapd -v --dtls-cert "$work/gw.pem" --dtls-key "$work/gw.key"
+client -u "$id" -k "$key" -m post -O "2088,$psk_token" -e 'reload-1' \
+	"coaps://127.0.0.1:$dport/topic/$pk/$dn/user/update" >"$work/reload.out" 2>&1
+status=$?
+"$build/coapctl" session list >"$work/reload-list.out" 2>&1
+[ $status = 0 ] && expect_ok "$work/reload.out" &&
+	grep -Eq 'sessions: 0 in the kernel, [1-9][0-9]* restored' "$log" &&
+	grep -Eq "^${psk_token:0:6}… +$pk/$dn +dtls " "$work/reload-list.out"
+status=$?
+result $status "after a module reload: the DTLS token restored from the registry (mode dtls), publishes"
+[ $status = 0 ] || show "$work/reload.out" "$work/reload-list.out" "$log"
+
 # deleted from the kernel's table (coapctl): revoked for DTLS too.
 "$build/coapctl" session del "$psk_token" >/dev/null 2>&1
 client -u "$id" -k "$key" -m post -O "2088,$psk_token" -e 'deleted' \
@@ -385,7 +401,7 @@ status=$?
 result $? "coap-device --dtls psk, wrong secret: no token (exit $status)"
 
 # The sink: each acknowledged message once, with DTLS-space ids.
-python3 - "$sink" "$pk" "$dn" cert-1 cert6-1 psk-1 psk-61 dup-1 custom-1 restart-1 dev-cert-1 dev-cert-2 dev-cert-3 dev-psk-1 dev-psk-2 dev-psk-3 >"$work/sink.out" 2>&1 <<'PY'
+python3 - "$sink" "$pk" "$dn" cert-1 cert6-1 psk-1 psk-61 dup-1 custom-1 restart-1 reload-1 dev-cert-1 dev-cert-2 dev-cert-3 dev-psk-1 dev-psk-2 dev-psk-3 >"$work/sink.out" 2>&1 <<'PY'
 import json, sys
 sinkf, pk, dn, *want = sys.argv[1:]
 got = [json.loads(l) for l in open(sinkf)]

@@ -445,6 +445,28 @@ TEST_F(reg, session_seq_only_rises)
 	EXPECT_EQ(5000, l.s[0].seq_highest);
 }
 
+/* A DTLS-mode session (cipher 0) has no key, and round-trips as such. */
+TEST_F(reg, dtls_session_stored)
+{
+	struct coap_session_record s = good_session("dtlsTok");
+	struct sessions l = { 0 };
+
+	s.cipher = COAP_REGISTRY_CIPHER_DTLS;
+	memset(s.key, 0, sizeof(s.key));
+	s.ack_mode = 0;
+	EXPECT_TRUE(coap_registry_session_valid(&s));
+	ASSERT_EQ(0, coap_registry_add(self->r, "a1PK", "dev1", "s"));
+	ASSERT_EQ(0, coap_registry_session_put(self->r, &s));
+	ASSERT_EQ(0, coap_registry_session_foreach(self->r, NULL, NULL,
+						   session_cb, &l, NULL));
+	ASSERT_EQ(1, l.n);
+	EXPECT_EQ(COAP_REGISTRY_CIPHER_DTLS, l.s[0].cipher);
+	EXPECT_STREQ("dtlsTok", l.s[0].token);
+	s.key[3] = 1;
+	EXPECT_FALSE(coap_registry_session_valid(&s));
+	EXPECT_EQ(-EINVAL, coap_registry_session_put(self->r, &s));
+}
+
 TEST_F(reg, session_needs_its_device)
 {
 	struct coap_session_record a = good_session("tokA");
@@ -489,7 +511,7 @@ TEST(session_validation)
 			TH_LOG("%s = %s accepted", #field, #value);	\
 		}							\
 	} while (0)
-	BAD(cipher, 0);
+	BAD(cipher, 0);		/* DTLS mode, but with a key */
 	BAD(cipher, 3);
 	BAD(seq_offset, 0);
 	BAD(seq_offset, (uint64_t)INT64_MAX + 1);

@@ -703,6 +703,7 @@ static struct dtls_token *token_new(struct coapd_dtls *dt, const char *pk,
 				    const char *dn)
 {
 	static const char digits[] = "0123456789abcdef";
+	static const uint8_t no_key[COAP_REGISTRY_KEY_LEN];
 	struct dtls_token **pp = &dt->tokens, *t;
 	uint8_t rnd[DTLS_TOKEN_BYTES];
 	int i, err;
@@ -711,6 +712,7 @@ static struct dtls_token *token_new(struct coapd_dtls *dt, const char *pk,
 		if (!strcmp(t->pk, pk) && !strcmp(t->dn, dn)) {
 			*pp = t->next;
 			token_unregister(dt, t);
+			coapd_persist_revoked(dt->d, t->token);
 			explicit_bzero(t, sizeof(*t));
 			free(t);
 			continue;
@@ -741,6 +743,13 @@ static struct dtls_token *token_new(struct coapd_dtls *dt, const char *pk,
 		free(t);
 		return NULL;
 	}
+	/*
+	 * In the registry's sessions table too (no key, seq offset 1), so
+	 * that a module reload or a reboot restores it like the others.
+	 */
+	coapd_persist_granted(dt->d, t->token, pk, dn,
+			      (enum coap_cipher)COAP_REGISTRY_CIPHER_DTLS,
+			      no_key, 1, dt->d->cfg.token_lifetime, 0, 0);
 	t->next = dt->tokens;
 	dt->tokens = t;
 	return t;

@@ -321,9 +321,17 @@ static int kernel_restore(struct coapd *d, const struct coap_session_record *s,
 			  s->product_key);
 	mnl_attr_put_strz(nlh, COAP_OFFLOAD_SESSION_A_DEVICE_NAME,
 			  s->device_name);
-	mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_CIPHER, s->cipher);
-	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_KEY, sizeof(s->key), s->key);
-	mnl_attr_put_u64(nlh, COAP_OFFLOAD_SESSION_A_SEQ_OFFSET, seq_offset);
+	if (s->cipher == COAP_REGISTRY_CIPHER_DTLS) {
+		/* coapd's DTLS port: no key, nothing for the fast path. */
+		mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_MODE,
+				 COAP_OFFLOAD_MODE_DTLS);
+	} else {
+		mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_CIPHER, s->cipher);
+		mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_KEY, sizeof(s->key),
+			     s->key);
+		mnl_attr_put_u64(nlh, COAP_OFFLOAD_SESSION_A_SEQ_OFFSET,
+				 seq_offset);
+	}
 	mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_LIFETIME, lifetime);
 	if (s->idle_timeout)
 		mnl_attr_put_u32(nlh, COAP_OFFLOAD_SESSION_A_IDLE_TIMEOUT,

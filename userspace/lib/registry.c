@@ -541,9 +541,14 @@ bool coap_registry_session_valid(const struct coap_session_record *s)
 	 * Times: a lifetime is what the kernel takes (a u32), and expires
 	 * must be created + lifetime: an absurd expiry is a corrupted row.
 	 */
+	/* A DTLS-mode session has no key: it must not carry one. */
+	if (s->cipher == COAP_REGISTRY_CIPHER_DTLS)
+		for (i = 0; i < COAP_REGISTRY_KEY_LEN; i++)
+			if (s->key[i])
+				return false;
 	return coap_registry_identity_valid(s->product_key, true) &&
 	       coap_registry_identity_valid(s->device_name, false) &&
-	       (s->cipher == 1 || s->cipher == 2) &&
+	       s->cipher <= 2 &&
 	       s->seq_offset >= 1 && s->seq_offset <= INT64_MAX &&
 	       s->seq_highest <= INT64_MAX &&
 	       s->lifetime >= 1 && s->created >= 0 &&
@@ -655,7 +660,7 @@ static bool row_to_session(sqlite3_stmt *s, struct coap_session_record *rec)
 	if (!column_text(s, 1, rec->token, sizeof(rec->token)) ||
 	    !column_text(s, 2, rec->product_key, sizeof(rec->product_key)) ||
 	    !column_text(s, 3, rec->device_name, sizeof(rec->device_name)) ||
-	    !column_int(s, 4, 1, 2, &cipher) ||
+	    !column_int(s, 4, 0, 2, &cipher) ||
 	    sqlite3_column_type(s, 5) != SQLITE_BLOB ||
 	    sqlite3_column_bytes(s, 5) != COAP_REGISTRY_KEY_LEN ||
 	    !column_int(s, 6, 1, INT64_MAX, &offset) ||

@@ -75,7 +75,11 @@ struct coap_session_record {
 	char token[COAP_REGISTRY_TOKEN_MAX + 1];	/* printable ASCII */
 	char product_key[COAP_REGISTRY_ID_MAX + 1];
 	char device_name[COAP_REGISTRY_ID_MAX + 1];
-	uint32_t cipher;		/* enum coap_offload_cipher: 1 or 2 */
+	/*
+	 * enum coap_offload_cipher: 1 or 2; or COAP_REGISTRY_CIPHER_DTLS, a
+	 * DTLS-mode session (coapd's DTLS port), whose key is all zero.
+	 */
+	uint32_t cipher;
 	uint8_t key[COAP_REGISTRY_KEY_LEN];
 	uint64_t seq_offset;		/* 1..INT64_MAX */
 	/* The highest seq the kernel committed; 0: none yet. */
@@ -90,6 +94,8 @@ struct coap_session_record {
 	 */
 	uint8_t ack_mode;
 };
+
+#define COAP_REGISTRY_CIPHER_DTLS	0
 
 bool coap_registry_session_valid(const struct coap_session_record *s);
 
