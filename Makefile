@@ -65,6 +65,13 @@ $(BUILD)/unit/test_ratelimit: tests/unit/test_ratelimit.c \
 	$(CC) $(TEST_CFLAGS) -Iuserspace/coapd $< userspace/coapd/ratelimit.c \
 		-lcrypto -o $@
 
+# coapd's JSON line writer, against json-c (the reference it replaces).
+$(BUILD)/unit/test_jsonline: tests/unit/test_jsonline.c \
+		userspace/coapd/jsonline.c userspace/coapd/jsonline.h
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(JSONC_CFLAGS) -Iuserspace/coapd $< \
+		userspace/coapd/jsonline.c -lcrypto $(JSONC_LIBS) -o $@
+
 unit: $(UNIT_TESTS)
 
 # kselftest-harness programs, run inside the VM as root.

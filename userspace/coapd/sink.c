@@ -3,9 +3,14 @@
  * The consumer and the sinks. Every COAP_OFFLOAD_CMD_MESSAGE the module
  * queues is parsed once (struct coapd_message) and offered to each
  * configured sink:
- *   - JSON lines on stdout or a file, one write(2) per line so that
- *     concurrent readers (tail -f, a log shipper) never see half a line;
- *   - MQTT (sink_mqtt.c), through an on-disk spool.
+ *   - JSON lines on stdout or a file (jsonline.c), gathered for a batch
+ *     of the module's messages and written by one write(2) of whole
+ *     lines before the batch is confirmed, so that concurrent readers
+ *     (tail -f, a log shipper) never see half a line; a message coapd
+ *     answers itself (--no-offload, DTLS) is written before its answer;
+ *   - MQTT (sink_mqtt.c), through an on-disk spool; a message is offered
+ *     to it only once its JSON line is written (so with MQTT, lines are
+ *     written one by one).
  * The device already has its 2.05 when we read the message, so a sink that
  * cannot take it now must not lose it: the message is held here and the
  * consumer socket is not read until every sink took it. The module holds
@@ -26,79 +31,12 @@
 #include <time.h>
 #include <unistd.h>
 #include <json-c/json.h>
-#include <openssl/evp.h>
 
 #include "coapd.h"
+#include "jsonline.h"
 
 /* Stop draining after this many datagrams to let the UDP sockets run too. */
 #define CONSUMER_BUDGET		64
-
-/*
- * Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF)
- * and no NUL, which many JSON consumers mishandle: such a payload can be
- * written as a JSON string; anything else goes out as base64.
- */
-static bool text_ok(const uint8_t *s, size_t len)
-{
-	size_t i = 0, n, k;
-	uint32_t cp;
-
-	while (i < len) {
-		uint8_t c = s[i];
-
-		if (c == 0)
-			return false;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (len - i <= n)
-			return false;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return false;
-		i += n + 1;
-	}
-	return true;
-}
-
-static int add_payload(struct json_object *o, const uint8_t *p, size_t len)
-{
-	struct json_object *v;
-	char *b64;
-
-	if (!len)
-		p = (const uint8_t *)"";
-	if (text_ok(p, len)) {
-		v = json_object_new_string_len((const char *)p, len);
-		return v ? json_object_object_add(o, "payload", v) : -1;
-	}
-	/* EVP_EncodeBlock: 4 bytes per 3, plus its NUL. */
-	b64 = malloc((len + 2) / 3 * 4 + 1);
-	if (!b64)
-		return -1;
-	EVP_EncodeBlock((unsigned char *)b64, p, len);
-	v = json_object_new_string(b64);
-	free(b64);
-	return v ? json_object_object_add(o, "payload_b64", v) : -1;
-}
 
 enum {
 	SINK_JSON = 1 << 0,
@@ -109,6 +47,8 @@ enum {
 #define JSON_RETRY_MS		1000
 /* How far back from its end the JSON file is searched for the last id. */
 #define JSON_TAIL_MAX		(64 * 1024)
+/* Lines gathered past this are written without waiting for the batch end. */
+#define JSON_BUF_FLUSH		(64 * 1024)
 
 struct coapd_sinks {
 	unsigned int enabled;		/* SINK_* */
@@ -124,94 +64,59 @@ struct coapd_sinks {
 	char *held_buf;
 	struct coapd_message held_msg;
 	unsigned int held_taken;
-	size_t json_off;
+	/*
+	 * Lines taken by the JSON sink and not written yet: json_len bytes
+	 * in json_buf, json_off of them written (a short write is completed,
+	 * not repeated); json_buf_id: the module's last message id among
+	 * them, or 0.
+	 */
+	char *json_buf;
+	size_t json_len, json_cap, json_off;
+	uint64_t json_buf_id;
 	bool json_failing;
 	struct timespec json_retry;
 	/* The module's last message id in the JSON file: its ids rise in
 	 * delivery order, so a redelivered one up to it is there already.
 	 */
 	uint64_t json_last_id;
-	/* Every sink took the messages up to this id; the module knows up to
-	 * confirmed.
+	/* Every sink took the messages up to this id (the JSON sink may
+	 * still have them in json_buf); the module knows up to confirmed.
 	 */
 	uint64_t taken_id, confirmed_id;
 };
 
-static int add_str(struct json_object *o, const char *key, const char *s)
+/* Is the failed JSON file due for another try? */
+static bool json_retry_due(const struct coapd_sinks *k)
 {
-	struct json_object *v = json_object_new_string(s);
+	struct timespec now;
 
-	return v ? json_object_object_add(o, key, v) : -1;
-}
-
-static int add_u64(struct json_object *o, const char *key, uint64_t n)
-{
-	struct json_object *v = json_object_new_uint64(n);
-
-	return v ? json_object_object_add(o, key, v) : -1;
-}
-
-/* The message's JSON line (malloc'd, ends in '\n'), or NULL. */
-static char *json_line(const struct coapd_message *m, size_t *len)
-{
-	char addr[COAPD_ADDR_LEN], *line = NULL;
-	struct json_object *o = json_object_new_object();
-	const char *s;
-
-	if (!o)
-		return NULL;
-	if (add_u64(o, "id", m->id) ||
-	    add_str(o, "productKey", m->product_key) ||
-	    add_str(o, "deviceName", m->device_name) ||
-	    add_str(o, "topic", m->topic) ||
-	    add_payload(o, m->payload, m->payload_len) ||
-	    (m->peer_len && add_str(o, "peer", coapd_addr_str(m->peer,
-							       m->peer_len,
-							       addr))) ||
-	    add_u64(o, "time", m->time) ||
-	    (m->has_seq && add_u64(o, "seq", m->seq)))
-		goto out;
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-					   JSON_C_TO_STRING_NOSLASHESCAPE);
-	*len = strlen(s) + 1;
-	line = malloc(*len);
-	if (line) {
-		memcpy(line, s, *len - 1);
-		line[*len - 1] = '\n';
-	}
-out:
-	json_object_put(o);
-	return line;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > k->json_retry.tv_sec ||
+	       (now.tv_sec == k->json_retry.tv_sec &&
+		now.tv_nsec >= k->json_retry.tv_nsec);
 }
 
 /*
- * Write the rest of the message's line (from json_off). 0 when all of it
- * is written (and synced with --fsync); -EAGAIN when the file failed: the
- * rest is written later. With --fsync, a failed fsync writes the whole
- * line again: a reader may see it twice, but it is not lost (after an
- * fsync error the kernel may already have dropped the dirty pages).
+ * Write the gathered lines (from json_off), then fsync with --fsync: 0 when
+ * the buffer is empty; -EAGAIN when the file failed (or failed less than
+ * JSON_RETRY_MS ago, unless now): the rest is written later. With --fsync,
+ * a failed fsync writes all of them again: a reader may see lines twice,
+ * but none is lost (after an fsync error the kernel may already have
+ * dropped the dirty pages).
  */
-static int json_accept(struct coapd *d, const struct coapd_message *m)
+static int json_flush(struct coapd *d, bool now)
 {
 	struct coapd_sinks *k = d->sinks;
-	size_t len;
 	ssize_t n;
-	char *line;
 	int err = 0;
 
-	if (m->redelivered && m->id <= k->json_last_id) {
-		/* Sent again by the module after a restart: it is there. */
-		coapd_log(LOG_DEBUG, "sink: message %llu is in the file already",
-			  (unsigned long long)m->id);
+	if (!k->json_len)
 		return 0;
-	}
-	line = json_line(m, &len);
-	if (!line) {
-		coapd_log(LOG_ERR, "sink: out of memory");
+	if (k->json_failing && !now && !json_retry_due(k))
 		return -EAGAIN;
-	}
-	while (k->json_off < len) {
-		n = write(k->json_fd, line + k->json_off, len - k->json_off);
+	while (k->json_off < k->json_len) {
+		n = write(k->json_fd, k->json_buf + k->json_off,
+			  k->json_len - k->json_off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -224,9 +129,6 @@ static int json_accept(struct coapd *d, const struct coapd_message *m)
 		err = errno;
 		k->json_off = 0;
 	}
-	free(line);
-	if (!err && m->from_module)
-		k->json_last_id = m->id;
 	if (err) {
 		if (!k->json_failing)
 			coapd_log(LOG_ERR, "sink: %s: %s; holding messages until it works again",
@@ -241,7 +143,63 @@ static int json_accept(struct coapd *d, const struct coapd_message *m)
 		coapd_log(LOG_NOTICE, "sink: %s works again",
 			  d->cfg.sink_path ? d->cfg.sink_path : "stdout");
 	k->json_failing = false;
+	if (k->json_buf_id)
+		k->json_last_id = k->json_buf_id;
+	k->json_buf_id = 0;
+	k->json_len = 0;
 	k->json_off = 0;
+	return 0;
+}
+
+/*
+ * Add the message's line to the lines to write: 0, or -EAGAIN (out of
+ * memory). Written by json_flush(): at the latest before the batch is
+ * confirmed.
+ */
+static int json_accept(struct coapd *d, const struct coapd_message *m)
+{
+	struct coapd_sinks *k = d->sinks;
+	char addr[COAPD_ADDR_LEN];
+	struct coapd_json_fields f = {
+		.id = m->id, .product_key = m->product_key,
+		.device_name = m->device_name, .topic = m->topic,
+		.payload = m->payload_len ? m->payload : (const uint8_t *)"",
+		.payload_len = m->payload_len,
+		.time = m->time, .has_seq = m->has_seq, .seq = m->seq,
+	};
+	size_t need;
+
+	if (m->peer_len) {
+		f.peer = coapd_json_peer4(m->peer, m->peer_len, addr);
+		if (!f.peer)
+			f.peer = coapd_addr_str(m->peer, m->peer_len, addr);
+	}
+
+	if (m->redelivered &&
+	    (m->id <= k->json_last_id || m->id <= k->json_buf_id)) {
+		/* Sent again by the module after a restart: it is there. */
+		coapd_log(LOG_DEBUG, "sink: message %llu is in the file already",
+			  (unsigned long long)m->id);
+		return 0;
+	}
+	need = coapd_json_line_max(&f);
+	if (k->json_len + need > k->json_cap) {
+		size_t cap = k->json_cap ? 2 * k->json_cap : JSON_BUF_FLUSH;
+		char *buf;
+
+		while (cap < k->json_len + need)
+			cap *= 2;
+		buf = realloc(k->json_buf, cap);
+		if (!buf) {
+			coapd_log(LOG_ERR, "sink: out of memory");
+			return -EAGAIN;
+		}
+		k->json_buf = buf;
+		k->json_cap = cap;
+	}
+	k->json_len += coapd_json_line(&f, k->json_buf + k->json_len);
+	if (m->from_module)
+		k->json_buf_id = m->id;
 	return 0;
 }
 
@@ -338,18 +296,24 @@ static bool offer(struct coapd *d, const struct coapd_message *m,
 	int err;
 
 	if ((k->enabled & SINK_JSON) && !(*taken & SINK_JSON)) {
-		struct timespec now;
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (k->json_failing && (now.tv_sec < k->json_retry.tv_sec ||
-					(now.tv_sec == k->json_retry.tv_sec &&
-					 now.tv_nsec < k->json_retry.tv_nsec)))
+		/* A failed file takes nothing until what it has is written. */
+		if (k->json_failing && json_flush(d, false))
 			return false;
 		if (json_accept(d, m))
 			return false;
 		*taken |= SINK_JSON;
+		if (k->json_len >= JSON_BUF_FLUSH)
+			json_flush(d, false);
 	}
 	if ((k->enabled & SINK_MQTT) && !(*taken & SINK_MQTT)) {
+		/*
+		 * MQTT gets a message only once its line is written: a coapd
+		 * that dies before gets it again from the module, and must
+		 * not publish it twice. (So lines are gathered for a batch
+		 * only when the file is the only sink.)
+		 */
+		if (json_flush(d, false))
+			return false;
 		err = mqtt_sink_accept(k->mqtt, m);
 		if (err == -EAGAIN)
 			return false;
@@ -506,12 +470,27 @@ static int message_cb(const struct nlmsghdr *nlh, void *data)
 
 int coapd_sink_deliver(struct coapd *d, const struct coapd_message *m)
 {
+	struct coapd_sinks *k = d->sinks;
 	unsigned int taken = 0;
+	bool all;
 
 	/* Not answered, the device retransmits: nothing is lost or doubled. */
-	if (d->sinks->held)
+	if (k->held)
 		return -EAGAIN;
-	if (offer(d, m, &taken)) {
+	/*
+	 * The device is answered when this returns 0: its line must be
+	 * written by then, and the lines gathered before it first.
+	 */
+	if (json_flush(d, false))
+		return -EAGAIN;
+	all = offer(d, m, &taken);
+	if ((taken & SINK_JSON) && json_flush(d, false) && !k->json_off) {
+		/* Not a byte of it written: the file did not take it. */
+		k->json_len = 0;
+		taken &= ~SINK_JSON;
+		all = false;
+	}
+	if (all) {
 		delivered(d, m);
 		return 0;
 	}
@@ -550,14 +529,18 @@ static int consume_one(struct coapd *d)
 }
 
 /*
- * Tell the module what every sink took: it lets go of those messages and
- * sends more. Once per batch, not per message.
+ * Write the batch's lines, then tell the module what every sink took: it
+ * lets go of those messages and sends more. Once per batch, not per
+ * message. Nothing is confirmed while lines wait to be written: a coapd
+ * that dies then gets them again, and the file has none of them twice.
  */
 static void confirm(struct coapd *d)
 {
 	struct coapd_sinks *k = d->sinks;
 	int err;
 
+	if (json_flush(d, false))
+		return;
 	if (k->taken_id == k->confirmed_id)
 		return;
 	err = coap_nl_message_confirm(&d->nl, k->taken_id);
@@ -613,7 +596,9 @@ void coapd_sinks_pollfd(struct coapd *d, struct pollfd *p, int *timeout)
 	p->events = 0;
 	if (k->mqtt)
 		mqtt_sink_pollfd(k->mqtt, p, timeout);
-	if (k->held && (*timeout < 0 || *timeout > JSON_RETRY_MS))
+	/* A failed file with lines to write is tried again too. */
+	if ((k->held || k->json_len) &&
+	    (*timeout < 0 || *timeout > JSON_RETRY_MS))
 		*timeout = JSON_RETRY_MS;
 }
 
@@ -624,10 +609,11 @@ void coapd_sinks_events(struct coapd *d, short revents)
 	if (k->mqtt)
 		mqtt_sink_events(k->mqtt, revents);
 	/* Acknowledged records free spool space; a failed file may work now. */
-	if (k->held && retry_held(d)) {
+	if (k->held && retry_held(d))
 		coapd_log(LOG_INFO, "sinks accept messages again");
+	/* Lines a failed file could not take yet, and their confirmation. */
+	if (k->json_len || k->taken_id != k->confirmed_id)
 		confirm(d);
-	}
 }
 
 int coapd_sinks_open(struct coapd *d)
@@ -677,6 +663,11 @@ void coapd_sinks_close(struct coapd *d)
 		/* Unconfirmed: the module sends it to the next coapd. */
 		coapd_log(LOG_WARNING, "exiting: message %llu (%s) was not taken by every sink; the module keeps it for the next coapd",
 			  (unsigned long long)k->held_msg.id, k->held_msg.topic);
+	/* Lines not written yet (the file failed): a last try. */
+	if (json_flush(d, true))
+		coapd_log(LOG_WARNING, "exiting: %zu bytes of JSON lines not written; the module keeps their messages for the next coapd",
+			  k->json_len - k->json_off);
+	free(k->json_buf);
 	free(k->held_buf);
 	if (k->json_fd > STDERR_FILENO)
 		close(k->json_fd);

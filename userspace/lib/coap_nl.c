@@ -54,14 +54,16 @@ static int family_cb(const struct nlmsghdr *nlh, void *data)
 			      data);
 }
 
-static struct nlmsghdr *put_header(void *buf, uint16_t type, uint8_t cmd,
-				   uint8_t version, uint16_t flags)
+/* size: of buf, which is cleared. */
+static struct nlmsghdr *put_header_in(void *buf, size_t size, uint16_t type,
+				      uint8_t cmd, uint8_t version,
+				      uint16_t flags)
 {
 	struct nlmsghdr *nlh;
 	struct genlmsghdr *g;
 
 	/* libmnl leaves attribute padding as it finds it: no stale bytes out. */
-	memset(buf, 0, COAP_NL_BUF_SIZE);
+	memset(buf, 0, size);
 	nlh = mnl_nlmsg_put_header(buf);
 
 	nlh->nlmsg_type = type;
@@ -73,6 +75,12 @@ static struct nlmsghdr *put_header(void *buf, uint16_t type, uint8_t cmd,
 	g->cmd = cmd;
 	g->version = version;
 	return nlh;
+}
+
+static struct nlmsghdr *put_header(void *buf, uint16_t type, uint8_t cmd,
+				   uint8_t version, uint16_t flags)
+{
+	return put_header_in(buf, COAP_NL_BUF_SIZE, type, cmd, version, flags);
 }
 
 struct nlmsghdr *coap_nl_request(struct coap_nl *c, void *buf, uint8_t cmd,
@@ -278,10 +286,13 @@ int coap_nl_consumer_register(struct coap_nl *c, bool confirm)
 
 int coap_nl_message_confirm(struct coap_nl *c, uint64_t id)
 {
-	char buf[COAP_NL_BUF_SIZE];
+	/* Once per batch of messages: not 32 KiB to clear each time. */
+	char buf[128];
 	struct nlmsghdr *nlh;
 
-	nlh = coap_nl_request(c, buf, COAP_OFFLOAD_CMD_MESSAGE_CONFIRM, 0);
+	nlh = put_header_in(buf, sizeof(buf), c->family,
+			    COAP_OFFLOAD_CMD_MESSAGE_CONFIRM,
+			    COAP_OFFLOAD_GENL_VERSION, 0);
 	mnl_attr_put_u64(nlh, COAP_OFFLOAD_A_MESSAGE_ID, id);
 	return coap_nl_talk(c, nlh, NULL, NULL);
 }
