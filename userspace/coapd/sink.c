@@ -10,7 +10,7 @@
  *     answers itself (--no-offload, DTLS) is written before its answer;
  *   - MQTT (sink_mqtt.c), through an on-disk spool; a message is offered
  *     to it only once its JSON line is written (so with MQTT, lines are
- *     written one by one).
+ *     written one by one), and so is ackMode 1's separate 2.05.
  * The device already has its 2.05 when we read the message, so a sink that
  * cannot take it now must not lose it: the message is held here and the
  * consumer socket is not read until every sink took it. The module holds
@@ -320,6 +320,13 @@ static bool offer(struct coapd *d, const struct coapd_message *m,
 		/* Any other error: it can never be an MQTT message (logged). */
 		*taken |= SINK_MQTT;
 	}
+	/*
+	 * ackMode 1's separate 2.05 (delivered()) tells the device its message
+	 * is stored: its line must be written (and synced with --fsync), not
+	 * only gathered.
+	 */
+	if (m->separate && json_flush(d, false))
+		return false;
 	return *taken == k->enabled;
 }
 
