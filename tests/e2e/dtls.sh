@@ -26,19 +26,7 @@ echo "TAP version 13"
 echo "1..53"
 . "$(dirname "$0")/lib.sh"
 
-work=$(mktemp -d /tmp/dtls.XXXXXX)
-db=$work/registry.db
-sink=$work/sink.jsonl
-log=$work/coapd.log
-cleanup() {
-	[ -n "$coapd_pid" ] && kill "$coapd_pid" 2>/dev/null
-	if [ -n "${COAP_VM_OUT:-}" ]; then
-		cp "$log" "$COAP_VM_OUT/dtls-coapd.log" 2>/dev/null
-		cp "$sink" "$COAP_VM_OUT/dtls-sink.jsonl" 2>/dev/null
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
+e2e_workdir dtls
 cc=coap-client-openssl
 
 # the test PKI: a CA, the gateway's certificate (its name and 127.0.0.1
