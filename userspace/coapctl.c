@@ -586,7 +586,9 @@ static void session_dump(struct session_list *l, const char *pk,
 		err = coap_nl_talk(&nl, coap_nl_request(&nl, buf,
 				   COAP_OFFLOAD_CMD_SESSION_GET, NLM_F_DUMP),
 				   session_cb, l);
-		if (err)
+		if (err == -EINTR)
+			l->intr = true;
+		else if (err)
 			nl_fail("session dump", err);
 		if (!l->intr)
 			return;
@@ -1238,7 +1240,9 @@ static int cmd_socket(int argc, char **argv)
 	err = coap_nl_talk(&nl, coap_nl_request(&nl, buf,
 			   COAP_OFFLOAD_CMD_SOCKET_GET, NLM_F_DUMP),
 			   socket_cb, &l);
-	if (err)
+	if (err == -EINTR)
+		l.intr = true;
+	else if (err)
 		nl_fail("socket dump", err);
 	/* A handful of sockets: one part, unless one came or went meanwhile. */
 	if (l.intr)

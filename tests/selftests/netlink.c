@@ -8,6 +8,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <time.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -169,6 +173,80 @@ TEST(family_in_new_netns)
 	EXPECT_EQ(0, coap_nl_talk(&c, nlh, stats_cb, &r));
 	EXPECT_EQ(1, r.have_stats);
 	EXPECT_EQ(0ULL, r.sessions);
+	coap_nl_close(&c);
+}
+
+/* ---- a dump the table changes under ------------------------------------ */
+
+#define CHURN_SESSIONS	800
+
+static int count_cb(const struct nlmsghdr *nlh, void *data)
+{
+	(*(int *)data)++;
+	return MNL_CB_OK;
+}
+
+/*
+ * A session dump spans several messages; a table that changes between two
+ * of them flags the next one NLM_F_DUMP_INTR, at which libmnl stops. The
+ * library must say so (-EINTR) and still read the rest of that dump: left
+ * on the socket, it would be taken for the answer to the next request.
+ * A child adds and deletes a session in a loop while the parent dumps and
+ * asks for the stats on the same socket after every dump.
+ */
+TEST(dump_interrupted_socket_stays_usable)
+{
+	static const uint8_t key[COAP_OFFLOAD_KEY_LEN] = { 1 };
+	int i, seen, interrupted = 0, complete = 0, err;
+	char buf[COAP_NL_BUF_SIZE], token[32];
+	struct coap_nl c;
+	long until;
+	pid_t churn;
+
+	ASSERT_EQ(0, unshare(CLONE_NEWNET));
+	ASSERT_EQ(0, coap_nl_open(&c));
+	for (i = 0; i < CHURN_SESSIONS; i++) {
+		snprintf(token, sizeof(token), "tok-dump-%04d", i);
+		ASSERT_EQ(0, session_new(&c, token, "a1PK", "dump",
+					 COAP_OFFLOAD_CIPHER_AES_128_CBC, 1,
+					 key));
+	}
+	churn = fork();
+	ASSERT_LE(0, churn);
+	if (churn == 0) {
+		struct coap_nl w;
+
+		/* Gone with the test, whatever way it ends. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() == 1 ||
+		    coap_nl_open(&w))
+			_exit(1);
+		for (;;) {
+			session_new(&w, "tok-churn", "a1PK", "churn",
+				    COAP_OFFLOAD_CIPHER_AES_128_CBC, 1, key);
+			session_token_cmd(&w, COAP_OFFLOAD_CMD_SESSION_DEL,
+					  "tok-churn", NULL, NULL);
+		}
+	}
+	until = (long)time(NULL) + 15;
+	while ((interrupted < 3 || complete < 1) && time(NULL) < until) {
+		seen = 0;
+		err = coap_nl_talk(&c, coap_nl_request(&c, buf,
+				   COAP_OFFLOAD_CMD_SESSION_GET, NLM_F_DUMP),
+				   count_cb, &seen);
+		if (err == -EINTR) {
+			interrupted++;
+		} else {
+			ASSERT_EQ(0, err);
+			EXPECT_LE(CHURN_SESSIONS, seen);
+			complete++;
+		}
+		/* The next request on the same socket gets its own answer. */
+		ASSERT_LE(CHURN_SESSIONS, stat_get(&c, COAP_OFFLOAD_STAT_SESSIONS));
+	}
+	kill(churn, SIGKILL);
+	waitpid(churn, NULL, 0);
+	TH_LOG("%d dumps interrupted, %d complete", interrupted, complete);
+	EXPECT_LE(1, interrupted);
 	coap_nl_close(&c);
 }
 

@@ -254,6 +254,12 @@ static int kernel_dump(struct coapd *d, struct kdump *k)
 		err = coap_nl_talk(&d->nl, coap_nl_request(&d->nl, buf,
 				   COAP_OFFLOAD_CMD_SESSION_GET, NLM_F_DUMP),
 				   dump_cb, k);
+		if (err == -EINTR) {
+			/* NLM_F_DUMP_INTR (coap_nl_talk() read it to its end). */
+			k->intr = true;
+			err = 0;
+			continue;
+		}
 		if (!err)
 			err = k->err;
 		if (err || !k->intr)

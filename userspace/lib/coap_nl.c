@@ -145,6 +145,18 @@ static int error_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_ERROR;
 }
 
+/* Does buf hold the end (DONE or an error) of the dump with this seq? */
+static bool dump_ended(const char *buf, int len, uint32_t seq)
+{
+	const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+
+	for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+		if (nlh->nlmsg_seq == seq && (nlh->nlmsg_type == NLMSG_DONE ||
+					      nlh->nlmsg_type == NLMSG_ERROR))
+			return true;
+	return false;
+}
+
 int coap_nl_talk(struct coap_nl *c, struct nlmsghdr *nlh, mnl_cb_t cb,
 		 void *data)
 {
@@ -155,19 +167,36 @@ int coap_nl_talk(struct coap_nl *c, struct nlmsghdr *nlh, mnl_cb_t cb,
 	};
 	struct talk t = { .c = c, .cb = cb, .data = data };
 	char buf[COAP_NL_BUF_SIZE];
-	int ret;
+	bool interrupted = false;
+	int ret, len;
 
 	c->error[0] = '\0';
 	nlh->nlmsg_seq = ++c->seq;
 	if (mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	do {
-		ret = mnl_socket_recvfrom(c->nl, buf, sizeof(buf));
-		if (ret < 0)
+		len = mnl_socket_recvfrom(c->nl, buf, sizeof(buf));
+		if (len < 0)
 			return -errno;
-		ret = mnl_cb_run2(buf, ret, c->seq, c->portid, data_cb, &t,
+		if (interrupted) {
+			ret = !dump_ended(buf, len, c->seq);
+			continue;
+		}
+		ret = mnl_cb_run2(buf, len, c->seq, c->portid, data_cb, &t,
 				  ctl, NLMSG_MIN_TYPE);
+		/*
+		 * libmnl stops at a message flagged NLM_F_DUMP_INTR (errno
+		 * EINTR). The rest of the dump is still coming: left unread,
+		 * it would be taken for the answer to the next request. Read
+		 * it to its end, without cb.
+		 */
+		if (ret < 0 && errno == EINTR) {
+			interrupted = true;
+			ret = !dump_ended(buf, len, c->seq);
+		}
 	} while (ret > 0);
+	if (interrupted)
+		return -EINTR;
 	return ret < 0 ? -errno : 0;
 }
 

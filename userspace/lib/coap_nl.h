@@ -47,7 +47,10 @@ struct nlmsghdr *coap_nl_request(struct coap_nl *c, void *buf, uint8_t cmd,
 /*
  * Send a request and run cb (may be NULL) on each reply message until the
  * ACK or the end of the dump. 0 or a negative errno; c->error holds the
- * kernel's extended ACK message when there was one.
+ * kernel's extended ACK message when there was one. -EINTR: the table
+ * changed while it was dumped (NLM_F_DUMP_INTR), so cb may have missed or
+ * seen twice some entries: take the dump again. The socket is ready for the
+ * next request either way.
  */
 int coap_nl_talk(struct coap_nl *c, struct nlmsghdr *nlh, mnl_cb_t cb,
 		 void *data);
