@@ -214,7 +214,8 @@ void coap_offload_session_free(struct coap_offload_session *s);
 int coap_offload_session_insert(struct coap_offload_net *cn,
 				struct coap_offload_session *s);
 int coap_offload_session_delete(struct coap_offload_net *cn,
-				const struct coap_offload_token *token);
+				const struct coap_offload_token *token,
+				bool announce);
 struct coap_offload_session *
 coap_offload_session_lookup(struct coap_offload_net *cn,
 			    const struct coap_offload_token *token);

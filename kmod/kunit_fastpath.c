@@ -603,7 +603,7 @@ static void sessions_limit(struct kunit *test)
 
 	/* A delete makes room again. */
 	set_token(&t, "t1");
-	KUNIT_EXPECT_EQ(test, 0, coap_offload_session_delete(cn, &t));
+	KUNIT_EXPECT_EQ(test, 0, coap_offload_session_delete(cn, &t, false));
 	KUNIT_EXPECT_EQ(test, 1, atomic_read(&cn->session_count));
 	KUNIT_EXPECT_NOT_NULL(test, insert_session(test, "t3", "d3", 0));
 	KUNIT_EXPECT_NULL(test, insert_session(test, "t4", "d4", -ENOSPC));
@@ -621,20 +621,20 @@ static void sessions_delete(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, keep);
 
 	set_token(&t, "ab");
-	KUNIT_EXPECT_EQ(test, -ENOENT, coap_offload_session_delete(cn, &t));
+	KUNIT_EXPECT_EQ(test, -ENOENT, coap_offload_session_delete(cn, &t, false));
 	set_token(&t, "abc");
-	KUNIT_EXPECT_EQ(test, 0, coap_offload_session_delete(cn, &t));
+	KUNIT_EXPECT_EQ(test, 0, coap_offload_session_delete(cn, &t, false));
 	KUNIT_EXPECT_NULL(test, lookup(test, "abc", NULL));
-	KUNIT_EXPECT_EQ(test, -ENOENT, coap_offload_session_delete(cn, &t));
+	KUNIT_EXPECT_EQ(test, -ENOENT, coap_offload_session_delete(cn, &t, false));
 	KUNIT_EXPECT_EQ(test, 1, atomic_read(&cn->session_count));
 	/* The longer token with the same prefix is still there. */
 	KUNIT_EXPECT_PTR_EQ(test, keep, lookup(test, "abcd", NULL));
 
 	/* The token can be used again (the old one is freed meanwhile). */
 	KUNIT_EXPECT_NOT_NULL(test, insert_session(test, "abc", "d3", 0));
-	KUNIT_EXPECT_EQ(test, 0, coap_offload_session_delete(cn, &t));
+	KUNIT_EXPECT_EQ(test, 0, coap_offload_session_delete(cn, &t, false));
 	set_token(&t, "abcd");
-	KUNIT_EXPECT_EQ(test, 0, coap_offload_session_delete(cn, &t));
+	KUNIT_EXPECT_EQ(test, 0, coap_offload_session_delete(cn, &t, false));
 	KUNIT_EXPECT_EQ(test, 0, atomic_read(&cn->session_count));
 	/* Queued frees are waited for by sessions_exit(). */
 }
@@ -655,7 +655,7 @@ static void sessions_exit_frees_remaining(struct kunit *test)
 	for (i = 0; i < 200; i += 3) {
 		snprintf(tok, sizeof(tok), "tok-%d", i);
 		set_token(&t, tok);
-		KUNIT_EXPECT_EQ(test, 0, coap_offload_session_delete(cn, &t));
+		KUNIT_EXPECT_EQ(test, 0, coap_offload_session_delete(cn, &t, false));
 	}
 	KUNIT_EXPECT_EQ(test, 200 - 67, atomic_read(&cn->session_count));
 	KUNIT_EXPECT_NOT_NULL(test, lookup(test, "tok-199", NULL));

@@ -469,7 +469,7 @@ static int coap_offload_session_del_doit(struct sk_buff *skb,
 	err = coap_offload_parse_session(info, tb, &token);
 	if (err)
 		return err;
-	return coap_offload_session_delete(info_cn(info), &token);
+	return coap_offload_session_delete(info_cn(info), &token, true);
 }
 
 static int coap_offload_session_flush_doit(struct sk_buff *skb,
@@ -707,13 +707,15 @@ coap_offload_message_size(const struct coap_offload_session *s,
 	       nla_total_size(origin->coap_token_len) +
 	       (origin->separate ? nla_total_size(0) : 0) +
 	       nla_total_size(sizeof(struct sockaddr_in6)) +	/* local */
-	       (with_payload ? nla_total_size(sizeof(u8)) : 0); /* redelivered */
+	       (with_payload ? nla_total_size(sizeof(u8)) : 0) + /* redelivered */
+	       (with_payload ? nla_total_size(s->token.len) : 0);	/* token */
 }
 
 /*
- * One delivered message, with its payload for the consumer (then *id_attr
- * and *redelivered are where pending.c fills in its id and flag), or
- * without (for the monitor group).
+ * One delivered message, with its payload and session token for the
+ * consumer (then *id_attr and *redelivered are where pending.c fills in its
+ * id and flag), or without either (for the monitor group: a listener there
+ * sees traffic, it does not get the credential that names a session).
  */
 static struct sk_buff *
 coap_offload_message(const struct coap_offload_session *s, u64 message_id,
@@ -769,6 +771,9 @@ coap_offload_message(const struct coap_offload_session *s, u64 message_id,
 		if (!again)
 			goto err_free;
 		*(u8 *)nla_data(again) = 0;
+		if (nla_put(msg, COAP_OFFLOAD_MESSAGE_A_TOKEN, s->token.len,
+			    s->token.data))
+			goto err_free;
 		*id_attr = id;
 		*redelivered = again;
 	}
@@ -825,12 +830,25 @@ void coap_offload_notify(struct coap_offload_net *cn,
 {
 	struct nlattr *nest;
 	struct sk_buff *msg;
+	size_t size;
 	void *hdr;
 
 	if (!genl_has_listeners(&coap_offload_genl_family, cn->net,
 				COAP_OFFLOAD_MCGRP_EVENTS_ID))
 		return;
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_ATOMIC);
+	/*
+	 * Sized to fit: a flush announces every session, and the smaller each
+	 * event, the more of them a listener's receive buffer holds.
+	 */
+	size = nla_total_size(0) +			/* the nest */
+	       nla_total_size(sizeof(u32)) +		/* type */
+	       nla_total_size(strlen(s->product_key) + 1) +
+	       nla_total_size(strlen(s->device_name) + 1);
+	if (peer)
+		size += nla_total_size(sizeof(struct sockaddr_in6));
+	if (topic)
+		size += nla_total_size(strlen(topic) + 1);
+	msg = genlmsg_new(size, GFP_ATOMIC);
 	if (!msg)
 		return;
 	hdr = genlmsg_put(msg, 0, 0, &coap_offload_genl_family, 0,

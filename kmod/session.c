@@ -166,8 +166,15 @@ static bool coap_offload_session_unlink(struct coap_offload_net *cn,
 	return true;
 }
 
+/*
+ * An operator's delete (SESSION_DEL), announced on the events group when
+ * asked to: the daemon forgets the session then (its persisted copy must
+ * not come back after a module reload). KUnit's bare namespace, which has
+ * no net to announce to, does not ask.
+ */
 int coap_offload_session_delete(struct coap_offload_net *cn,
-				const struct coap_offload_token *token)
+				const struct coap_offload_token *token,
+				bool announce)
 {
 	struct coap_offload_session *s;
 	int err = -ENOENT;
@@ -175,8 +182,14 @@ int coap_offload_session_delete(struct coap_offload_net *cn,
 	rcu_read_lock();
 	s = rhashtable_lookup(&cn->sessions, token,
 			      coap_offload_session_params);
-	if (s && coap_offload_session_unlink(cn, s))
+	if (s && coap_offload_session_unlink(cn, s)) {
+		/* Still readable: freed after this read-side section. */
+		if (announce)
+			coap_offload_notify(cn,
+					    COAP_OFFLOAD_EVENT_SESSION_DELETED,
+					    s, NULL, NULL);
 		err = 0;
+	}
 	rcu_read_unlock();
 	return err;
 }
@@ -200,8 +213,9 @@ bool coap_offload_session_expired(const struct coap_offload_session *s)
 }
 
 /*
- * Walk the table and unlink every session (only the expired ones, announced,
- * when expiring). Process context.
+ * Walk the table and unlink every session (only the expired ones when
+ * expiring). Each is announced: expired, or deleted (a flush). Process
+ * context.
  */
 static void coap_offload_sessions_sweep(struct coap_offload_net *cn,
 					bool expiring)
@@ -220,8 +234,15 @@ static void coap_offload_sessions_sweep(struct coap_offload_net *cn,
 		}
 		if (expiring && !coap_offload_session_expired(s))
 			continue;
-		if (!coap_offload_session_unlink(cn, s) || !expiring)
+		if (!coap_offload_session_unlink(cn, s))
 			continue;
+		/* s stays readable until the walk's RCU section ends. */
+		if (!expiring) {
+			coap_offload_notify(cn,
+					    COAP_OFFLOAD_EVENT_SESSION_DELETED,
+					    s, NULL, NULL);
+			continue;
+		}
 		coap_offload_count(cn, COAP_OFFLOAD_CNT_EXPIRED);
 		coap_offload_notify(cn, COAP_OFFLOAD_EVENT_SESSION_EXPIRED, s,
 				    NULL, NULL);

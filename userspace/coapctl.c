@@ -1491,6 +1491,7 @@ static const char *event_name(uint32_t type)
 	case COAP_OFFLOAD_EVENT_REPLAY: return "replay";
 	case COAP_OFFLOAD_EVENT_DECRYPT_ERROR: return "decrypt-error";
 	case COAP_OFFLOAD_EVENT_FORBIDDEN: return "forbidden";
+	case COAP_OFFLOAD_EVENT_SESSION_DELETED: return "deleted";
 	default: return "unknown";
 	}
 }

@@ -224,6 +224,9 @@ TEST_F(fastpath, publish_is_delivered_and_acked)
 	ASSERT_EQ(13, d.payload_len);
 	EXPECT_EQ(0, memcmp("{\"temp\":21.5}", d.payload, 13));
 	EXPECT_EQ(variant->family, d.peer.ss_family);
+	/* The consumer is told which session: its token, as pushed. */
+	EXPECT_EQ(strlen(TOKEN), d.token_len);
+	EXPECT_STREQ(TOKEN, d.token);
 	/* Nothing was left for the daemon. */
 	EXPECT_EQ(-1, recv_wait(self->gw, self->pkt, sizeof(self->pkt), 100));
 }
@@ -872,10 +875,10 @@ TEST_F(fastpath, debug_drop_all_drops_and_counts)
 
 struct event {
 	uint32_t type;
-	char pk[80], topic[256];
+	char pk[80], dn[80], topic[256];
 	int has_peer;
 	uint32_t payload_len;
-	int has_payload;
+	int has_payload, has_token;
 };
 
 static int event_cb(const struct nlmsghdr *nlh, void *data)
@@ -890,6 +893,8 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
 	e->type = mnl_attr_get_u32(tb[COAP_OFFLOAD_EVENT_A_TYPE]);
 	snprintf(e->pk, sizeof(e->pk), "%s",
 		 mnl_attr_get_str(tb[COAP_OFFLOAD_EVENT_A_PRODUCT_KEY]));
+	snprintf(e->dn, sizeof(e->dn), "%s",
+		 mnl_attr_get_str(tb[COAP_OFFLOAD_EVENT_A_DEVICE_NAME]));
 	e->has_peer = !!tb[COAP_OFFLOAD_EVENT_A_PEER];
 	e->topic[0] = '\0';
 	if (tb[COAP_OFFLOAD_EVENT_A_TOPIC])
@@ -908,6 +913,7 @@ static int monitor_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_ERROR;
 	coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_MESSAGE_A_MAX);
 	e->has_payload = !!tb[COAP_OFFLOAD_MESSAGE_A_PAYLOAD];
+	e->has_token = !!tb[COAP_OFFLOAD_MESSAGE_A_TOKEN];
 	e->payload_len = mnl_attr_get_u32(tb[COAP_OFFLOAD_MESSAGE_A_PAYLOAD_LEN]);
 	snprintf(e->topic, sizeof(e->topic), "%s",
 		 mnl_attr_get_str(tb[COAP_OFFLOAD_MESSAGE_A_TOPIC]));
@@ -941,9 +947,12 @@ TEST_F(fastpath, events_and_monitor_groups)
 		  publish_code(self, variant, "/" PK "/" DN "/m", SEQ_OFFSET));
 	ASSERT_EQ(1, next_notification(&monitor, monitor_cb, &e, 2000));
 	EXPECT_EQ(0, e.has_payload);
+	/* The token names the session, a credential: the consumer's only. */
+	EXPECT_EQ(0, e.has_token);
 	EXPECT_EQ(1, e.payload_len);
 	EXPECT_STREQ("/" PK "/" DN "/m", e.topic);
 	ASSERT_EQ(1, drain_consumer(&self->consumer, &d, 1000));
+	EXPECT_STREQ(TOKEN, d.token);
 
 	EXPECT_EQ(COAP_CODE_BAD_REQUEST,
 		  publish_code(self, variant, "/" PK "/" DN "/m", SEQ_OFFSET));
@@ -960,6 +969,88 @@ TEST_F(fastpath, events_and_monitor_groups)
 
 	coap_nl_close(&monitor);
 	coap_nl_close(&events);
+}
+
+static const char del_tok2[] = "tok-deleted-second-9f8e7d6c5b4a";
+static const char del_tok3[] = "tok-deleted-third-0a1b2c3d4e5f";
+
+/*
+ * Wait for one event on c into e, and check that the raw notification
+ * carries none of this test's tokens (1, or 0 on timeout, -1 when it does).
+ */
+static int next_event_without_token(struct coap_nl *c, struct event *e,
+				    int ms)
+{
+	static const char * const tokens[] = { TOKEN, del_tok2, del_tok3 };
+	char buf[COAP_NL_BUF_SIZE];
+	unsigned int i;
+	ssize_t n;
+
+	memset(e, 0, sizeof(*e));
+	n = recv_wait(mnl_socket_get_fd(c->nl), buf, sizeof(buf), ms);
+	if (n <= 0)
+		return 0;
+	for (i = 0; i < sizeof(tokens) / sizeof(tokens[0]); i++)
+		if (memmem(buf, n, tokens[i], strlen(tokens[i])))
+			return -1;
+	return mnl_cb_run(buf, n, 0, 0, event_cb, e) < 0 ? -1 : 1;
+}
+
+/*
+ * A session deleted by a command is announced (the daemon forgets its
+ * persisted copy), with its identity but never its token; a rekey is not
+ * (the session is still there), nor a delete of nothing.
+ */
+TEST_F(fastpath, session_deleted_announced_without_token)
+{
+	struct session_spec sp = {
+		.token = TOKEN, .pk = PK, .dn = DN, .cipher = variant->cipher,
+		.seq_offset = 1, .key = session_key,
+	};
+	int got2 = 0, got3 = 0, r;
+	struct coap_nl events;
+	struct event e;
+
+	ASSERT_EQ(0, coap_nl_open(&events));
+	ASSERT_EQ(0, coap_nl_join(&events, events.mcgrp_events));
+
+	/* A rekey keeps the session: no event. */
+	ASSERT_EQ(0, session_push(&self->nl, COAP_OFFLOAD_CMD_SESSION_REPLACE,
+				  &sp));
+	EXPECT_EQ(0, next_event_without_token(&events, &e, 300));
+
+	ASSERT_EQ(0, session_token_cmd(&self->nl, COAP_OFFLOAD_CMD_SESSION_DEL,
+				       TOKEN, NULL, NULL));
+	ASSERT_EQ(1, next_event_without_token(&events, &e, 2000));
+	EXPECT_EQ(COAP_OFFLOAD_EVENT_SESSION_DELETED, e.type);
+	EXPECT_STREQ(PK, e.pk);
+	EXPECT_STREQ(DN, e.dn);
+	EXPECT_EQ(0, e.has_peer);
+	EXPECT_STREQ("", e.topic);
+	/* Deleting it again deletes nothing and announces nothing. */
+	EXPECT_EQ(-ENOENT, session_token_cmd(&self->nl,
+					     COAP_OFFLOAD_CMD_SESSION_DEL,
+					     TOKEN, NULL, NULL));
+	EXPECT_EQ(0, next_event_without_token(&events, &e, 300));
+
+	/* A flush: one event per session, each without its token. */
+	ASSERT_EQ(0, session_new(&self->nl, del_tok2, PK, "flushed2",
+				 variant->cipher, 1, session_key));
+	ASSERT_EQ(0, session_new(&self->nl, del_tok3, PK, "flushed3",
+				 variant->cipher, 1, session_key));
+	ASSERT_EQ(0, simple_cmd(&self->nl, COAP_OFFLOAD_CMD_SESSION_FLUSH));
+	while ((r = next_event_without_token(&events, &e, 1000)) == 1) {
+		EXPECT_EQ(COAP_OFFLOAD_EVENT_SESSION_DELETED, e.type);
+		got2 += !strcmp(e.dn, "flushed2");
+		got3 += !strcmp(e.dn, "flushed3");
+	}
+	EXPECT_EQ(0, r);
+	EXPECT_EQ(1, got2);
+	EXPECT_EQ(1, got3);
+	coap_nl_close(&events);
+	/* The fixture's session is back for the teardown's delete. */
+	ASSERT_EQ(0, session_new(&self->nl, TOKEN, PK, DN, variant->cipher,
+				 SEQ_OFFSET, session_key));
 }
 
 TEST(groups_need_privilege)

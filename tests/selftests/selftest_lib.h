@@ -248,6 +248,9 @@ struct delivered {
 	size_t payload_len;
 	struct sockaddr_storage peer;
 	size_t peer_len;
+	/* COAP_OFFLOAD_MESSAGE_A_TOKEN, token_len 0 when absent. */
+	char token[COAP_OFFLOAD_TOKEN_MAX + 1];
+	size_t token_len;
 };
 
 /* One delivered message into data (struct delivered); every field required. */
@@ -285,6 +288,16 @@ static inline int message_cb(const struct nlmsghdr *nlh, void *data)
 	memset(&d->peer, 0, sizeof(d->peer));
 	memcpy(&d->peer, mnl_attr_get_payload(tb[COAP_OFFLOAD_MESSAGE_A_PEER]),
 	       d->peer_len < sizeof(d->peer) ? d->peer_len : sizeof(d->peer));
+	memset(d->token, 0, sizeof(d->token));
+	d->token_len = 0;
+	if (tb[COAP_OFFLOAD_MESSAGE_A_TOKEN]) {
+		d->token_len = mnl_attr_get_payload_len(tb[COAP_OFFLOAD_MESSAGE_A_TOKEN]);
+		if (d->token_len > COAP_OFFLOAD_TOKEN_MAX)
+			return MNL_CB_ERROR;
+		memcpy(d->token,
+		       mnl_attr_get_payload(tb[COAP_OFFLOAD_MESSAGE_A_TOKEN]),
+		       d->token_len);
+	}
 	return MNL_CB_OK;
 }
 

@@ -55,7 +55,8 @@
  *	the token is taken, -ENOSPC at the session limit.
  * @COAP_OFFLOAD_CMD_SESSION_DEL: do: delete the session whose
  *	%COAP_OFFLOAD_SESSION_A_TOKEN is given (in %COAP_OFFLOAD_A_SESSION);
- *	-ENOENT when there is none.
+ *	-ENOENT when there is none. Announced on the events group
+ *	(%COAP_OFFLOAD_EVENT_SESSION_DELETED).
  * @COAP_OFFLOAD_CMD_SESSION_GET: do: one session by token; dump: all
  *	sessions. Replies carry %COAP_OFFLOAD_A_SESSION without the key. A
  *	dump during which the table changed carries NLM_F_DUMP_INTR: it may
@@ -70,7 +71,9 @@
  *	for an existing token (a rekey): the new session takes the old one's
  *	place atomically; counters and replay window start afresh. -ENOENT
  *	when the token is not in the table.
- * @COAP_OFFLOAD_CMD_SESSION_FLUSH: do: delete every session.
+ * @COAP_OFFLOAD_CMD_SESSION_FLUSH: do: delete every session, each
+ *	announced on the events group (%COAP_OFFLOAD_EVENT_SESSION_DELETED;
+ *	a listener whose socket overruns gets ENOBUFS and must resync).
  * @COAP_OFFLOAD_CMD_STATS_RESET: do: restart the global counters from zero
  *	(%COAP_OFFLOAD_STAT_SESSIONS is a gauge and is not reset).
  * @COAP_OFFLOAD_CMD_CONFIG_SET: do: set the namespace's configuration
@@ -342,6 +345,10 @@ enum coap_offload_session_attr {
  *	sent to (a struct sockaddr_in or sockaddr_in6; for a link-local IPv6
  *	address, sin6_scope_id is the arrival interface): a separate response
  *	leaves from it
+ * @COAP_OFFLOAD_MESSAGE_A_TOKEN: binary (not in the monitor group's copies):
+ *	the token of the session the message was delivered on (a secret:
+ *	the consumer must not log it), so that the consumer can tell a
+ *	device's sessions apart, e.g. to record each one's highest seq
  */
 enum coap_offload_message_attr {
 	COAP_OFFLOAD_MESSAGE_A_UNSPEC,
@@ -359,6 +366,7 @@ enum coap_offload_message_attr {
 	COAP_OFFLOAD_MESSAGE_A_COAP_TOKEN,
 	COAP_OFFLOAD_MESSAGE_A_SEPARATE,
 	COAP_OFFLOAD_MESSAGE_A_LOCAL,
+	COAP_OFFLOAD_MESSAGE_A_TOKEN,
 
 	__COAP_OFFLOAD_MESSAGE_A_MAX,
 	COAP_OFFLOAD_MESSAGE_A_MAX = __COAP_OFFLOAD_MESSAGE_A_MAX - 1
@@ -371,12 +379,19 @@ enum coap_offload_message_attr {
  * @COAP_OFFLOAD_EVENT_REPLAY: a seq was refused as a replay
  * @COAP_OFFLOAD_EVENT_DECRYPT_ERROR: a seq or payload did not decrypt
  * @COAP_OFFLOAD_EVENT_FORBIDDEN: a publish to a topic the device may not use
+ * @COAP_OFFLOAD_EVENT_SESSION_DELETED: the session was deleted by a command
+ *	(%COAP_OFFLOAD_CMD_SESSION_DEL, or one event per session for
+ *	%COAP_OFFLOAD_CMD_SESSION_FLUSH). %COAP_OFFLOAD_CMD_SESSION_REPLACE
+ *	sends none: the token stays in the table, the session is not gone.
+ *	Like every event it names the device, not the session: a listener
+ *	keeping a copy of the table looks the device's sessions up.
  */
 enum coap_offload_event_type {
 	COAP_OFFLOAD_EVENT_SESSION_EXPIRED = 1,
 	COAP_OFFLOAD_EVENT_REPLAY,
 	COAP_OFFLOAD_EVENT_DECRYPT_ERROR,
 	COAP_OFFLOAD_EVENT_FORBIDDEN,
+	COAP_OFFLOAD_EVENT_SESSION_DELETED,
 };
 
 /**
@@ -386,7 +401,7 @@ enum coap_offload_event_type {
  * @COAP_OFFLOAD_EVENT_A_PRODUCT_KEY: string
  * @COAP_OFFLOAD_EVENT_A_DEVICE_NAME: string
  * @COAP_OFFLOAD_EVENT_A_PEER: binary, struct sockaddr_in or sockaddr_in6
- *	(absent for expiry)
+ *	(absent for expiry and deletion)
  * @COAP_OFFLOAD_EVENT_A_TOPIC: string (%COAP_OFFLOAD_EVENT_FORBIDDEN only)
  */
 enum coap_offload_event_attr {
