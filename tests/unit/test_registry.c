@@ -445,6 +445,50 @@ TEST_F(reg, session_seq_only_rises)
 	EXPECT_EQ(5000, l.s[0].seq_highest);
 }
 
+/*
+ * coapd's per-tick write: raises only, by a token given with its length
+ * (not NUL-terminated: a prefix of a longer stored token is its own token),
+ * and says whether it wrote.
+ */
+TEST_F(reg, session_raise_by_length)
+{
+	struct coap_session_record in = good_session("tok1");
+	struct coap_session_record longer = good_session("tok10");
+	static const char buf[] = "tok10-and-more";
+	struct sessions l = { 0 };
+	char big[COAP_REGISTRY_TOKEN_MAX + 2];
+
+	ASSERT_EQ(0, coap_registry_add(self->r, "a1PK", "dev1", "s"));
+	ASSERT_EQ(0, coap_registry_session_put(self->r, &in));
+	ASSERT_EQ(0, coap_registry_session_put(self->r, &longer));
+	/* "tok1" out of "tok10-and-more": the first four bytes only. */
+	EXPECT_EQ(1, coap_registry_session_raise(self->r, buf, 4, 5000));
+	EXPECT_EQ(0, coap_registry_session_raise(self->r, buf, 4, 5000));
+	EXPECT_EQ(0, coap_registry_session_raise(self->r, buf, 4, 4999));
+	EXPECT_EQ(1, coap_registry_session_raise(self->r, buf, 5, 7));
+	/* No such row (a static session coapd did not grant): not an error. */
+	EXPECT_EQ(0, coap_registry_session_raise(self->r, "tok2", 4, 1));
+	EXPECT_EQ(0, coap_registry_session_raise(self->r, buf, 3, 1));
+	EXPECT_EQ(-EINVAL, coap_registry_session_raise(self->r, buf, 4,
+						       (uint64_t)INT64_MAX + 1));
+	EXPECT_EQ(-EINVAL, coap_registry_session_raise(self->r, buf, 0, 1));
+	EXPECT_EQ(-EINVAL, coap_registry_session_raise(self->r, NULL, 4, 1));
+	memset(big, 'a', sizeof(big));
+	EXPECT_EQ(-EINVAL, coap_registry_session_raise(self->r, big,
+						       sizeof(big), 1));
+	/* Inside a transaction, as coapd's tick writes them. */
+	ASSERT_EQ(0, coap_registry_begin(self->r));
+	EXPECT_EQ(1, coap_registry_session_raise(self->r, buf, 4, 6000));
+	ASSERT_EQ(0, coap_registry_commit(self->r));
+	ASSERT_EQ(0, coap_registry_session_foreach(self->r, NULL, NULL,
+						   session_cb, &l, NULL));
+	ASSERT_EQ(2, l.n);
+	EXPECT_STREQ("tok1", l.s[0].token);
+	EXPECT_EQ(6000, l.s[0].seq_highest);
+	EXPECT_STREQ("tok10", l.s[1].token);
+	EXPECT_EQ(7, l.s[1].seq_highest);
+}
+
 /* A DTLS-mode session (cipher 0) has no key, and round-trips as such. */
 TEST_F(reg, dtls_session_stored)
 {

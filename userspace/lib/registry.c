@@ -37,6 +37,7 @@ enum {
 	STMT_SESSION_PUT = STMT_SESSION_FIRST,
 	STMT_SESSION_DEL,
 	STMT_SESSION_SEQ,
+	STMT_SESSION_RAISE,
 	STMT_SESSION_LIST_ALL,
 	STMT_SESSION_LIST_DEV,
 	STMT_SESSION_DROP,
@@ -76,6 +77,9 @@ static const char * const stmt_sql[STMT_COUNT] = {
 	[STMT_SESSION_DEL] = "DELETE FROM sessions WHERE token = ?1",
 	[STMT_SESSION_SEQ] = "UPDATE sessions SET seq_highest = "
 			     "max(seq_highest, ?2) WHERE token = ?1",
+	/* Only a row it raises is written (and its page dirtied). */
+	[STMT_SESSION_RAISE] = "UPDATE sessions SET seq_highest = ?2 "
+			       "WHERE token = ?1 AND seq_highest < ?2",
 	[STMT_SESSION_LIST_ALL] = "SELECT " SESSION_COLUMNS " FROM sessions "
 				  "ORDER BY token",
 	[STMT_SESSION_LIST_DEV] = "SELECT " SESSION_COLUMNS " FROM sessions "
@@ -621,6 +625,33 @@ int coap_registry_session_seq(struct coap_registry *r, const char *token,
 		return -EIO;
 	}
 	return change_one(r, s);
+}
+
+int coap_registry_session_raise(struct coap_registry *r, const char *token,
+				size_t token_len, uint64_t seq)
+{
+	sqlite3_stmt *s = r->stmt[STMT_SESSION_RAISE];
+	int ret;
+
+	if (!token || !token_len || token_len > COAP_REGISTRY_TOKEN_MAX ||
+	    seq > INT64_MAX)
+		return -EINVAL;
+	/*
+	 * Bound in place (SQLITE_STATIC: no copy, no allocation), by length:
+	 * the caller's token need not end in a NUL. The statement is reset
+	 * before returning, so the binding does not outlive the call.
+	 */
+	if (sqlite3_bind_text(s, 1, token, (int)token_len, SQLITE_STATIC) ||
+	    sqlite3_bind_int64(s, 2, (sqlite3_int64)seq)) {
+		done(s);
+		return -EIO;
+	}
+	if (sqlite3_step(s) != SQLITE_DONE)
+		ret = -EIO;
+	else
+		ret = sqlite3_changes(r->db) ? 1 : 0;
+	done(s);
+	return ret;
 }
 
 /* An integer column, and nothing else (SQLite would turn "x" into 0). */

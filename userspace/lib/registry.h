@@ -111,6 +111,15 @@ int coap_registry_session_del(struct coap_registry *r, const char *token);
 int coap_registry_session_seq(struct coap_registry *r, const char *token,
 			      uint64_t seq);
 /*
+ * The same for coapd's per-message path: token is token_len bytes (no NUL
+ * needed) and is not copied; nothing is allocated. 1 when the row was
+ * raised, 0 when there is no such row or its seq_highest is not below seq
+ * (neither is an error: a session coapd did not grant has no row), -EINVAL
+ * (no token, too long, seq above INT64_MAX), -EIO.
+ */
+int coap_registry_session_raise(struct coap_registry *r, const char *token,
+				size_t token_len, uint64_t seq);
+/*
  * Call cb for every stored session (ordered by token), or for one device's
  * when product_key and device_name are set; stops early when cb returns
  * non-zero and returns that value. Rows that are not a valid session are
