@@ -213,6 +213,9 @@ struct coapd_message {
 	size_t coap_token_len;
 	const struct sockaddr *local;
 	socklen_t local_len;
+	/* The module's: its session's token (a secret, never logged). */
+	const char *token;
+	size_t token_len;
 };
 
 /*
@@ -263,8 +266,8 @@ void mqtt_sink_pollfd(struct mqtt_sink *m, struct pollfd *p, int *timeout);
 void mqtt_sink_events(struct mqtt_sink *m, short revents);
 
 /*
- * persist.c: every granted session recorded in the registry, its committed
- * seq kept up to date (once a second), and reconciled with the kernel's
+ * persist.c: every granted session recorded in the registry, its highest
+ * delivered seq kept up to date (once a second), and reconciled with the kernel's
  * table at startup: sessions of a reloaded module are restored. open and
  * resync before the UDP sockets are attached; tick on persist_tick_fd and
  * events_input on the events socket; -1 from either: the module went away
@@ -276,7 +279,8 @@ int coapd_persist_tick(struct coapd *d);
 int coapd_persist_events_input(struct coapd *d);
 void coapd_persist_close(struct coapd *d);
 /* Hooks: a session pushed to the kernel (key: COAP_PROTO_KEY_LEN bytes),
- * one deleted, a message of the device delivered.
+ * one deleted, a message delivered by the module on the session token
+ * (token_len bytes, not NUL-terminated) with seq.
  */
 void coapd_persist_granted(struct coapd *d, const char *token, const char *pk,
 			   const char *dn, enum coap_cipher cipher,
@@ -284,7 +288,8 @@ void coapd_persist_granted(struct coapd *d, const char *token, const char *pk,
 			   uint32_t lifetime, uint32_t idle_timeout,
 			   uint8_t ack_mode);
 void coapd_persist_revoked(struct coapd *d, const char *token);
-void coapd_persist_delivered(struct coapd *d, const char *pk, const char *dn);
+void coapd_persist_delivered(struct coapd *d, const char *token,
+			     size_t token_len, uint64_t seq);
 
 /*
  * userpath.c: --no-offload, the module's publish path in user space with

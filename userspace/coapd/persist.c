@@ -2,7 +2,7 @@
 /*
  * Sessions that outlive coapd and the module. Every session coapd grants is
  * recorded in the registry's sessions table (userspace/lib/registry.c), its
- * highest committed seq is brought up to date about once a second, and at
+ * highest delivered seq is brought up to date about once a second, and at
  * startup the table is reconciled with the kernel's before the UDP sockets
  * are attached:
  *
@@ -19,15 +19,49 @@
  *    out cyclically, so a reload gets a new one); a session missing from
  *    that same instance is deleted, not restored.
  *
- * The module's messages do not name their session (only the device), so
- * a delivery marks its device; each second the marked devices' sessions are
- * read back from the kernel (SEQ_HIGHEST) in one registry transaction.
- * Expiry events from the module's "events" group mark the device too: its
- * session then is missing from the kernel and its row is deleted. Once a
- * minute the whole table is compared with the kernel's (deletions by an
- * operator send no event). New and deleted sessions are written with the
- * next tick too: the registry's write lock is held for one short
- * transaction a second.
+ * Seqs. Each message the module delivers to coapd carries its session's
+ * token and seq (COAP_OFFLOAD_MESSAGE_A_TOKEN, the consumer's copy only):
+ * sink.c hands both here, and they go into an in-memory map, token ->
+ * highest seq seen since the last tick (open addressing; its arrays are
+ * kept from tick to tick, so a delivery allocates nothing once it has
+ * grown to the busiest second's sessions). Each second the tick writes
+ * every entry with one prepared UPDATE that only raises a row
+ * (coap_registry_session_raise()), all in the tick's one transaction; no
+ * registry read and no netlink round trip per message or device. A
+ * session coapd did not grant (coapctl session add) has no row: its
+ * UPDATE matches nothing, which is fine.
+ *
+ * Why a delivered seq is safe to store: the module queues a message and
+ * commits its seq under the session's lock, one step, so every seq coapd
+ * reads was really sent by the device and accepted (a redelivered copy's
+ * too); the stored highest never exceeds the kernel's
+ * committed one, and a restore's seq offset (stored highest + 1) never
+ * refuses a seq the device has not used yet. What it lags by: the
+ * kernel's highest as of the last tick minus the messages coapd had not
+ * read by then (still in the consumer socket or the module's pending
+ * queue, at most COAP_OFFLOAD_PENDING_MAX_BYTES), plus the second until
+ * the next tick. After a module reload those few seqs could be accepted
+ * once more; the messages themselves (answered but never confirmed) went
+ * with the old module. Reading the kernel's SEQ_HIGHEST instead would
+ * only close the first part of that gap, at one round trip per session.
+ *
+ * Sessions that end. The module announces on its "events" group a session
+ * that expired (lifetime, idle timeout) or that a command deleted
+ * (SESSION_DEL: coapctl session del, coapd's own revokes; SESSION_FLUSH:
+ * one event per session). Events name the device, not the session (no
+ * token on that group): the device is marked, and with the next tick
+ * every registry row of a marked device is looked up in the kernel
+ * (SESSION_GET), its seq brought up to date and the row deleted when the
+ * session is gone. A rekey (SESSION_REPLACE) is not announced: the token
+ * stays in the table. The whole table is compared with the kernel's (one
+ * dump) only where an event may have been missed or the table is unknown:
+ * at startup, after the events socket overran (ENOBUFS: e.g. a flush of
+ * more sessions than its buffer holds), and when recording a seq failed
+ * for want of memory; a module that goes away stops coapd, and the next
+ * coapd reconciles at its startup.
+ *
+ * New and deleted sessions are written with the next tick too: the
+ * registry's write lock is held for one short transaction a second.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -41,14 +75,8 @@
 
 #include "coapd.h"
 
-/* How often the committed seqs go to the registry (the replay window). */
+/* How often the delivered seqs go to the registry (the replay window). */
 #define PERSIST_TICK_SEC	1
-/*
- * How often the whole table is compared with the kernel's: the module sends
- * no event when an operator deletes a session, and such a row must not be
- * restored after a later reload.
- */
-#define SWEEP_TICKS		60
 #define DUMP_TRIES		5
 #define EVENTS_BUDGET		64
 #define EVENTS_RCVBUF		(1 << 20)
@@ -56,7 +84,26 @@
 #define INSTANCE_LEN		64
 #define STATE_MODULE		"module"
 
-/* The devices that delivered or lost a session since the last tick. */
+/*
+ * The sessions that delivered since the last tick: token -> highest seq.
+ * The entries are dense (written in order at the tick, then forgotten by
+ * setting n to 0); slot[] is the open-addressing index into them (entry
+ * number + 1, 0: free), emptied at the tick too. Neither shrinks.
+ */
+struct seq_entry {
+	uint64_t seq;
+	uint8_t len;
+	char token[COAP_OFFLOAD_TOKEN_MAX];
+};
+
+struct seq_map {
+	struct seq_entry *e;
+	size_t n, ecap;
+	uint32_t *slot;
+	size_t cap;		/* a power of two, or 0 */
+};
+
+/* The devices that lost a session since the last tick (expiry, delete). */
 struct dirty_set {
 	char **key;		/* "pk/dn" (neither contains '/') */
 	size_t cap, n;		/* cap: a power of two, or 0 */
@@ -74,12 +121,14 @@ struct pending {
 };
 
 struct coapd_persist {
+	struct seq_map seqs;
 	struct dirty_set dirty;
 	struct pending *head, **tail;
 	char instance[INSTANCE_LEN];
-	/* Compare the whole table next tick (SWEEP_TICKS, events overrun). */
+	/* Compare the whole table next tick (events overrun, out of memory). */
 	bool sweep;
-	unsigned int ticks;
+	/* A message came without its token (said once). */
+	bool no_token;
 	/* coap_offload.ko went away under us: the daemon stops. */
 	bool module_gone;
 };
@@ -91,6 +140,98 @@ static size_t hash_str(const char *s)
 	while (*s)
 		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
 	return h;
+}
+
+static size_t hash_mem(const char *p, size_t len)
+{
+	size_t h = 14695981039346656037ULL;
+
+	while (len--)
+		h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
+	return h;
+}
+
+static uint32_t *seq_slot(const struct seq_map *m, uint32_t *slot, size_t cap,
+			  const char *token, size_t len)
+{
+	size_t i = hash_mem(token, len) & (cap - 1);
+	const struct seq_entry *e;
+
+	for (; slot[i]; i = (i + 1) & (cap - 1)) {
+		e = &m->e[slot[i] - 1];
+		if (e->len == len && !memcmp(e->token, token, len))
+			break;
+	}
+	return &slot[i];
+}
+
+/* Room for one more entry (and the index at most half full). */
+static int seq_grow(struct seq_map *m)
+{
+	struct seq_entry *e;
+	uint32_t *slot;
+	size_t cap, i;
+
+	if (m->n == m->ecap) {
+		if (m->ecap >= UINT32_MAX / 2)
+			return -ENOMEM;
+		i = m->ecap ? 2 * m->ecap : 64;
+		e = realloc(m->e, i * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		m->e = e;
+		m->ecap = i;
+	}
+	if (2 * (m->n + 1) <= m->cap)
+		return 0;
+	cap = m->cap ? 2 * m->cap : 128;
+	slot = calloc(cap, sizeof(*slot));
+	if (!slot)
+		return -ENOMEM;
+	for (i = 0; i < m->n; i++)
+		*seq_slot(m, slot, cap, m->e[i].token, m->e[i].len) = i + 1;
+	free(m->slot);
+	m->slot = slot;
+	m->cap = cap;
+	return 0;
+}
+
+/* Remember the highest seq of the session token (len bytes). */
+static int seq_note(struct seq_map *m, const char *token, size_t len,
+		    uint64_t seq)
+{
+	struct seq_entry *e;
+	uint32_t *slot;
+
+	if (m->cap) {
+		slot = seq_slot(m, m->slot, m->cap, token, len);
+		if (*slot) {
+			e = &m->e[*slot - 1];
+			if (seq > e->seq)
+				e->seq = seq;
+			return 0;
+		}
+	}
+	if (seq_grow(m))
+		return -ENOMEM;
+	slot = seq_slot(m, m->slot, m->cap, token, len);
+	e = &m->e[m->n];
+	e->seq = seq;
+	e->len = len;
+	memcpy(e->token, token, len);
+	*slot = ++m->n;
+	return 0;
+}
+
+/* Forget every entry; the arrays stay for the next second's. */
+static void seq_clear(struct seq_map *m)
+{
+	if (!m->n)
+		return;
+	/* Tokens are credentials: none lingers in freed or reused memory. */
+	explicit_bzero(m->e, m->n * sizeof(*m->e));
+	memset(m->slot, 0, m->cap * sizeof(*m->slot));
+	m->n = 0;
 }
 
 static char **dirty_slot(char **key, size_t cap, const char *k)
@@ -575,11 +716,60 @@ void coapd_persist_revoked(struct coapd *d, const char *token)
 		coapd_log(LOG_ERR, "sessions: forget a session: out of memory");
 }
 
-void coapd_persist_delivered(struct coapd *d, const char *pk, const char *dn)
+void coapd_persist_delivered(struct coapd *d, const char *token,
+			     size_t token_len, uint64_t seq)
 {
-	if (d->persist && dirty_add(&d->persist->dirty, pk, dn))
-		/* Lost only the seq update: the next sweep catches up. */
-		d->persist->sweep = true;
+	struct coapd_persist *p = d->persist;
+
+	if (!p)
+		return;
+	/* A module without the token attribute, or a mangled one. */
+	if (!token || !token_len || token_len > COAP_OFFLOAD_TOKEN_MAX ||
+	    memchr(token, '\0', token_len)) {
+		/* coapd and the module come from one tree: not expected. */
+		if (!p->no_token)
+			coapd_log(LOG_ERR, "sessions: a delivered message without a valid session token: its seq is not recorded (a module reload may accept it again)");
+		p->no_token = true;
+		return;
+	}
+	if (seq_note(&p->seqs, token, token_len, seq) && !p->sweep) {
+		/* Lost only the seq update: the sweep reads it back. */
+		coapd_log(LOG_WARNING, "sessions: out of memory: reading every session's seq back from the kernel");
+		p->sweep = true;
+	}
+}
+
+/*
+ * The seqs delivered since the last tick, into the tick's transaction; the
+ * map is cleared once that is committed (kept for the next tick if not).
+ */
+static void seq_write(struct coapd *d)
+{
+	struct seq_map *m = &d->persist->seqs;
+	unsigned int failed = 0;
+	size_t i;
+	int err, ret;
+
+	if (!m->n)
+		return;
+	err = coap_registry_begin(d->reg);
+	if (err) {
+		coapd_log(LOG_WARNING, "sessions: registry busy: %zu seq updates wait for the next second",
+			  m->n);
+		return;
+	}
+	for (i = 0; i < m->n; i++) {
+		ret = coap_registry_session_raise(d->reg, m->e[i].token,
+						  m->e[i].len, m->e[i].seq);
+		if (ret < 0) {
+			failed++;
+			err = ret;
+		}
+	}
+	/* Counted, never named: the token is all that names a session. */
+	if (failed)
+		coapd_log(LOG_ERR, "sessions: %u of %zu seq updates failed: %s",
+			  failed, m->n, strerror(-err));
 }
 
 /* One marked device: its sessions' committed seqs, or their deletion. */
@@ -656,8 +846,7 @@ int coapd_persist_tick(struct coapd *d)
 	    errno != EAGAIN)
 		coapd_log(LOG_WARNING, "sessions: timer: %s", strerror(errno));
 	pending_write(d);
-	if (++p->ticks % SWEEP_TICKS == 0)
-		p->sweep = true;
+	seq_write(d);
 	if (p->sweep && !p->module_gone) {
 		p->sweep = false;
 		dirty_clear(&p->dirty);
@@ -670,8 +859,10 @@ int coapd_persist_tick(struct coapd *d)
 	}
 	err = coap_registry_commit(d->reg);
 	if (err)
-		coapd_log(LOG_ERR, "sessions: registry commit: %s (session changes since the last second are lost)",
+		coapd_log(LOG_ERR, "sessions: registry commit: %s (session changes since the last second are lost, seqs are tried again)",
 			  strerror(-err));
+	else
+		seq_clear(&p->seqs);
 	if (p->module_gone) {
 		coapd_log(LOG_ERR, "coap_offload.ko was unloaded or reloaded under coapd: stopping (a restarted coapd restores the sessions)");
 		return -1;
@@ -697,6 +888,7 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
 	struct coapd *d = data;
 	const char *pk, *dn;
 	bool ours = false;
+	uint32_t type;
 
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*g)))
 		return MNL_CB_OK;
@@ -717,9 +909,12 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_EVENT_A_MAX);
 	if (!tb[COAP_OFFLOAD_EVENT_A_TYPE] ||
-	    mnl_attr_validate(tb[COAP_OFFLOAD_EVENT_A_TYPE], MNL_TYPE_U32) ||
-	    mnl_attr_get_u32(tb[COAP_OFFLOAD_EVENT_A_TYPE]) !=
-	    COAP_OFFLOAD_EVENT_SESSION_EXPIRED)
+	    mnl_attr_validate(tb[COAP_OFFLOAD_EVENT_A_TYPE], MNL_TYPE_U32))
+		return MNL_CB_OK;
+	/* A session that is gone: expired, or deleted by a command. */
+	type = mnl_attr_get_u32(tb[COAP_OFFLOAD_EVENT_A_TYPE]);
+	if (type != COAP_OFFLOAD_EVENT_SESSION_EXPIRED &&
+	    type != COAP_OFFLOAD_EVENT_SESSION_DELETED)
 		return MNL_CB_OK;
 	if (!tb[COAP_OFFLOAD_EVENT_A_PRODUCT_KEY] ||
 	    !tb[COAP_OFFLOAD_EVENT_A_DEVICE_NAME] ||
@@ -732,8 +927,10 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
 	dn = mnl_attr_get_str(tb[COAP_OFFLOAD_EVENT_A_DEVICE_NAME]);
 	/* The event does not say which of the device's sessions: look. */
 	if (coap_registry_identity_valid(pk, true) &&
-	    coap_registry_identity_valid(dn, false))
-		coapd_persist_delivered(d, pk, dn);
+	    coap_registry_identity_valid(dn, false) &&
+	    dirty_add(&d->persist->dirty, pk, dn))
+		/* Out of memory: the sweep finds the missing session. */
+		d->persist->sweep = true;
 	return MNL_CB_OK;
 }
 
@@ -760,9 +957,14 @@ int coapd_persist_events_input(struct coapd *d)
 		mnl_cb_run(buf, n, 0, 0, event_cb, d);
 	}
 	if (d->persist->module_gone) {
-		/* Whatever the last second brought, before stopping. */
+		/*
+		 * Whatever the last second brought, before stopping: the seqs
+		 * too (delivered, so real), which the restore starts above.
+		 */
 		pending_write(d);
-		coap_registry_commit(d->reg);
+		seq_write(d);
+		if (!coap_registry_commit(d->reg))
+			seq_clear(&d->persist->seqs);
 		coapd_log(LOG_ERR, "coap_offload.ko was unloaded under coapd: stopping (a restarted coapd restores the sessions)");
 		return -1;
 	}
@@ -787,7 +989,7 @@ int coapd_persist_open(struct coapd *d)
 	if (err)
 		return err;
 	/*
-	 * The module's events (expiries), and the controller's notifications
+	 * The module's events (expiries, deletions), and the controller's notifications
 	 * (the family's removal: the controller's "notify" group has the id
 	 * GENL_ID_CTRL).
 	 */
@@ -812,12 +1014,16 @@ int coapd_persist_open(struct coapd *d)
 void coapd_persist_close(struct coapd *d)
 {
 	if (d->persist) {
-		/* The last second's seqs, while the kernel can still say. */
+		/* The last second's grants and seqs; losses while it can say. */
 		pending_write(d);
+		seq_write(d);
 		if (!d->persist->module_gone)
 			flush_dirty(d);
 		if (coap_registry_commit(d->reg))
 			coapd_log(LOG_ERR, "sessions: final registry commit failed");
+		seq_clear(&d->persist->seqs);
+		free(d->persist->seqs.e);
+		free(d->persist->seqs.slot);
 		dirty_clear(&d->persist->dirty);
 		free(d->persist->dirty.key);
 		free(d->persist);

@@ -391,6 +391,11 @@ static int message_parse(const struct nlmsghdr *nlh, struct coapd_message *m)
 		m->local = mnl_attr_get_payload(a);
 		m->local_len = mnl_attr_get_payload_len(a);
 	}
+	a = tb[COAP_OFFLOAD_MESSAGE_A_TOKEN];
+	if (a) {
+		m->token = mnl_attr_get_payload(a);
+		m->token_len = mnl_attr_get_payload_len(a);
+	}
 	return 0;
 }
 
@@ -427,6 +432,9 @@ static int hold(struct coapd *d, const struct coapd_message *m,
 	p += m->coap_token_len;
 	if (m->local_len)
 		k->held_msg.local = memcpy(p, m->local, m->local_len);
+	/* Taken by persist.c already; not kept pointing into the batch. */
+	k->held_msg.token = NULL;
+	k->held_msg.token_len = 0;
 	k->held_taken = taken;
 	k->held = true;
 	coapd_log(LOG_DEBUG, "holding message %llu: a sink cannot take it now",
@@ -462,8 +470,8 @@ static int message_cb(const struct nlmsghdr *nlh, void *data)
 		/* One bad message must not stop the others in the same batch. */
 		return MNL_CB_OK;
 	}
-	/* Its session's committed seq moved: persisted with the next tick. */
-	coapd_persist_delivered(d, m.product_key, m.device_name);
+	/* Its session's seq, persisted with the next tick. */
+	coapd_persist_delivered(d, m.token, m.token_len, m.seq);
 	if (offer(d, &m, &taken)) {
 		delivered(d, &m);
 		return MNL_CB_OK;
