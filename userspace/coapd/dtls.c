@@ -43,6 +43,8 @@
 #define DTLS_ID_SPACE		(1ULL << 63)
 /* A PSK handshake not finished this long after its lookup failed. */
 #define PSK_HANDSHAKE_DEADLINE	10	/* seconds */
+/* Dumps of the kernel's table taken at startup before giving up. */
+#define RESYNC_TRIES		5
 /* RFC 8516 (PROTOCOL.md has no code for it), as on the symmetric port. */
 #define COAP_CODE_TOO_MANY_REQUESTS	COAP_CODE(4, 29)
 
@@ -654,18 +656,39 @@ static int resync_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+static void tokens_free(struct coapd_dtls *dt)
+{
+	struct dtls_token *t;
+
+	while ((t = dt->tokens)) {
+		dt->tokens = t->next;
+		explicit_bzero(t, sizeof(*t));
+		free(t);
+	}
+}
+
+/*
+ * Take over the kernel's DTLS sessions. A dump the table changed under
+ * (-EINTR) may have missed some: its tokens are let go and it is taken
+ * again, as persist.c does with its own dump.
+ */
 static void tokens_resync(struct coapd_dtls *dt)
 {
 	char buf[COAP_NL_BUF_SIZE], redacted[COAPD_REDACT_LEN];
 	const struct dtls_token *t;
 	unsigned int n = 0;
-	int err;
+	int tries, err;
 
-	err = coap_nl_talk(&dt->d->nl,
-			   coap_nl_request(&dt->d->nl, buf,
-					   COAP_OFFLOAD_CMD_SESSION_GET,
-					   NLM_F_DUMP),
-			   resync_cb, dt);
+	for (tries = 0; tries < RESYNC_TRIES; tries++) {
+		tokens_free(dt);
+		err = coap_nl_talk(&dt->d->nl,
+				   coap_nl_request(&dt->d->nl, buf,
+						   COAP_OFFLOAD_CMD_SESSION_GET,
+						   NLM_F_DUMP),
+				   resync_cb, dt);
+		if (err != -EINTR)
+			break;
+	}
 	if (err)
 		coapd_log(LOG_WARNING, "dtls: read the kernel's DTLS sessions: %s",
 			  strerror(-err));
@@ -1328,18 +1351,13 @@ void coapd_dtls_tick(struct coapd *d)
 void coapd_dtls_close(struct coapd *d)
 {
 	struct coapd_dtls *dt = d->dtls;
-	struct dtls_token *t;
 
 	if (!dt)
 		return;
 	/* Frees the sessions, whose DEL events free their peers. */
 	if (dt->ctx)
 		coap_free_context(dt->ctx);
-	while ((t = dt->tokens)) {
-		dt->tokens = t->next;
-		explicit_bzero(t, sizeof(*t));
-		free(t);
-	}
+	tokens_free(dt);
 	explicit_bzero(dt, sizeof(*dt));
 	free(dt);
 	d->dtls = NULL;
