@@ -103,7 +103,7 @@ $(BUILD)/coapd: $(COAPD_SRC) $(wildcard userspace/coapd/*.h) $(COAPD_LIB) $(WIRE
 		-lmosquitto -o $@
 
 # End-to-end test programs (tests/e2e/, run in the VM by guest-tests.sh).
-$(BUILD)/e2e/device-client: tests/e2e/device-client.c $(WIRE_SRC) $(WIRE_HDR) \
+$(BUILD)/e2e/device-client: tests/e2e/device-client.c tests/e2e/e2e_tap.h $(WIRE_SRC) $(WIRE_HDR) \
 		userspace/lib/coap_proto.c userspace/lib/coap_proto.h $(WIRE_SRC)
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $< $(WIRE_SRC) \
@@ -127,7 +127,7 @@ $(BUILD)/e2e/bind-delay.so: tests/e2e/bind-delay.c
 	$(CC) $(HOST_CFLAGS) -shared -fPIC $< -ldl -o $@
 
 # ackMode 1's device (tests/e2e/ackmode.sh): watches every datagram.
-$(BUILD)/e2e/ackmode-device: tests/e2e/ackmode-device.c $(WIRE_SRC) $(WIRE_HDR) \
+$(BUILD)/e2e/ackmode-device: tests/e2e/ackmode-device.c tests/e2e/e2e_tap.h $(WIRE_SRC) $(WIRE_HDR) \
 		userspace/lib/coap_proto.c userspace/lib/coap_proto.h
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $(JSONC_CFLAGS) $< $(WIRE_SRC) \

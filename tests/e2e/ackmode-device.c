@@ -43,38 +43,13 @@
 #include <json-c/json.h>
 
 #include "coap_proto.h"
+#include "e2e_tap.h"
 
 #define WAIT_MS		5000	/* an answer at once, in an emulated VM */
 #define HELD_WAIT_MS	120000	/* a coapd killed and started again */
 #define TOPIC_SUB	"/user/ackmode"
 #define PAYLOAD		"{\"ackMode\":1}"
 
-static int failures;
-
-static void check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	failures += !ok;
-}
-
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
 
 static int64_t now_ms(void)
 {

@@ -30,6 +30,7 @@
 #include <linux/coap_offload.h>
 
 #include "coap_proto.h"
+#include "e2e_tap.h"
 
 #define TIMEOUT_MS	5000	/* the VM is emulated: be patient */
 
@@ -38,32 +39,7 @@ static int timeout_ms = TIMEOUT_MS;
 
 static const char *pk, *dn, *secret, *disabled_dn;
 static FILE *expected;
-static int failures;
 static uint16_t next_mid = 0x4000;
-
-static void check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	failures += !ok;
-}
-
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
 
 static int dev_socket(int family, uint16_t port, uint32_t v4_addr)
 {

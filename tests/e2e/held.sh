@@ -21,19 +21,8 @@ echo "TAP version 13"
 echo "1..13"
 . "$(dirname "$0")/lib.sh"
 
-work=$(mktemp -d /tmp/held.XXXXXX)
-db=$work/registry.db
-sink=$work/sink.jsonl
-log=$work/coapd.log
-cleanup() {
-	[ -n "$coapd_pid" ] && kill -9 "$coapd_pid" 2>/dev/null
-	if [ -n "${COAP_VM_OUT:-}" ]; then
-		cat "$work"/coapd*.log >"$COAP_VM_OUT/held-coapd.log" 2>/dev/null
-		cp "$sink" "$COAP_VM_OUT/held-sink.jsonl" 2>/dev/null
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
+e2e_kill_signal=KILL
+e2e_workdir held
 
 pending() { "$coapctl" -j stats | python3 -c '
 import json, sys

@@ -25,7 +25,9 @@ socket.socket(socket.AF_INET, socket.SOCK_DGRAM).bind(("0.0.0.0", int(sys.argv[1
 # $log in it. At exit coapd is stopped, what it logged (every
 # $work/coapd*.log) and the sink are kept in $COAP_VM_OUT as
 # NAME-coapd.log and NAME-sink.jsonl (neither holds a secret), and $work
-# goes. A script with more to undo defines e2e_cleanup_more, run first.
+# goes. A script with more to undo defines e2e_cleanup_more, run first; one
+# that must not let coapd drain (a test of what a killed coapd leaves) sets
+# e2e_kill_signal=KILL.
 e2e_workdir() {
 	e2e_name=$1
 	work=$(mktemp -d "/tmp/$1.XXXXXX")
@@ -36,7 +38,7 @@ e2e_workdir() {
 }
 e2e_cleanup() {
 	declare -F e2e_cleanup_more >/dev/null && e2e_cleanup_more
-	[ -n "$coapd_pid" ] && kill "$coapd_pid" 2>/dev/null
+	[ -n "$coapd_pid" ] && kill -"${e2e_kill_signal:-TERM}" "$coapd_pid" 2>/dev/null
 	if [ -n "${COAP_VM_OUT:-}" ]; then
 		cat "$work"/coapd*.log >"$COAP_VM_OUT/$e2e_name-coapd.log" 2>/dev/null
 		cp "$sink" "$COAP_VM_OUT/$e2e_name-sink.jsonl" 2>/dev/null

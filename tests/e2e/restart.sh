@@ -29,20 +29,12 @@ echo "TAP version 13"
 echo "1..33"
 . "$(dirname "$0")/lib.sh"
 
-work=$(mktemp -d /tmp/restart.XXXXXX)
-db=$work/registry.db
-sink=$work/sink.jsonl
-cleanup() {
-	[ -n "$coapd_pid" ] && kill -9 "$coapd_pid" 2>/dev/null
-	# Whatever happened, the scripts after this one need the module.
+e2e_kill_signal=KILL
+# Whatever happened, the scripts after this one need the module.
+e2e_cleanup_more() {
 	[ -d /sys/module/coap_offload ] || { [ -n "$ko" ] && insmod "$ko"; }
-	if [ -n "${COAP_VM_OUT:-}" ]; then
-		cat "$work"/coapd-*.log >"$COAP_VM_OUT/restart-coapd.log" 2>/dev/null
-		cp "$sink" "$COAP_VM_OUT/restart-sink.jsonl" 2>/dev/null
-	fi
-	rm -rf "$work"
 }
-trap cleanup EXIT
+e2e_workdir restart
 
 # Each coapd run logs to a file of its own.
 runs=0

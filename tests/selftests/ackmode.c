@@ -140,8 +140,6 @@ FIXTURE_VARIANT_ADD(ackmode, ipv6) {
 
 FIXTURE_SETUP(ackmode)
 {
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&self->gw_addr;
-	struct sockaddr_in *a4 = (struct sockaddr_in *)&self->gw_addr;
 	struct session_spec sp = {
 		.token = TOKEN, .pk = PK, .dn = DN,
 		.cipher = COAP_OFFLOAD_CIPHER_AES_128_CBC,
@@ -152,29 +150,9 @@ FIXTURE_SETUP(ackmode)
 	ASSERT_EQ(0, coap_nl_open(&self->nl));
 	ASSERT_EQ(0, coap_nl_open(&self->consumer));
 	ASSERT_EQ(0, consumer_register(&self->consumer));
-
-	memset(&self->gw_addr, 0, sizeof(self->gw_addr));
-	if (variant->family == AF_INET) {
-		a4->sin_family = AF_INET;
-		a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		self->gw_addr_len = sizeof(*a4);
-	} else {
-		a6->sin6_family = AF_INET6;
-		a6->sin6_addr = in6addr_loopback;
-		self->gw_addr_len = sizeof(*a6);
-	}
-	self->gw = socket(variant->family, SOCK_DGRAM, 0);
-	ASSERT_LE(0, self->gw);
-	ASSERT_EQ(0, bind(self->gw, (struct sockaddr *)&self->gw_addr,
-			  self->gw_addr_len));
-	ASSERT_EQ(0, getsockname(self->gw, (struct sockaddr *)&self->gw_addr,
-				 &self->gw_addr_len));
-	ASSERT_EQ(0, socket_cmd(&self->nl, COAP_OFFLOAD_CMD_SOCKET_ATTACH,
-				self->gw));
-	self->dev = socket(variant->family, SOCK_DGRAM, 0);
-	ASSERT_LE(0, self->dev);
-	ASSERT_EQ(0, connect(self->dev, (struct sockaddr *)&self->gw_addr,
-			     self->gw_addr_len));
+	ASSERT_EQ(0, loopback_gateway(&self->nl, variant->family, &self->gw,
+				      &self->dev, &self->gw_addr,
+				      &self->gw_addr_len));
 	ASSERT_EQ(0, session_push(&self->nl, COAP_OFFLOAD_CMD_SESSION_NEW, &sp));
 	self->mid = 0x4200;
 }

@@ -122,36 +122,12 @@ FIXTURE_VARIANT_ADD(fastpath, ctr_ipv6) {
 
 FIXTURE_SETUP(fastpath)
 {
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&self->gw_addr;
-	struct sockaddr_in *a4 = (struct sockaddr_in *)&self->gw_addr;
-
 	ASSERT_EQ(0, coap_nl_open(&self->nl));
 	ASSERT_EQ(0, coap_nl_open(&self->consumer));
 	ASSERT_EQ(0, consumer_register(&self->consumer));
-
-	memset(&self->gw_addr, 0, sizeof(self->gw_addr));
-	if (variant->family == AF_INET) {
-		a4->sin_family = AF_INET;
-		a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		self->gw_addr_len = sizeof(*a4);
-	} else {
-		a6->sin6_family = AF_INET6;
-		a6->sin6_addr = in6addr_loopback;
-		self->gw_addr_len = sizeof(*a6);
-	}
-	self->gw = socket(variant->family, SOCK_DGRAM, 0);
-	ASSERT_LE(0, self->gw);
-	ASSERT_EQ(0, bind(self->gw, (struct sockaddr *)&self->gw_addr,
-			  self->gw_addr_len));
-	ASSERT_EQ(0, getsockname(self->gw, (struct sockaddr *)&self->gw_addr,
-				 &self->gw_addr_len));
-	ASSERT_EQ(0, socket_cmd(&self->nl, COAP_OFFLOAD_CMD_SOCKET_ATTACH,
-				self->gw));
-
-	self->dev = socket(variant->family, SOCK_DGRAM, 0);
-	ASSERT_LE(0, self->dev);
-	ASSERT_EQ(0, connect(self->dev, (struct sockaddr *)&self->gw_addr,
-			     self->gw_addr_len));
+	ASSERT_EQ(0, loopback_gateway(&self->nl, variant->family, &self->gw,
+				      &self->dev, &self->gw_addr,
+				      &self->gw_addr_len));
 	ASSERT_EQ(0, session_new(&self->nl, TOKEN, PK, DN, variant->cipher,
 				 SEQ_OFFSET, session_key));
 	self->mid = 0x100;

@@ -157,6 +157,40 @@ static inline int socket_cmd(struct coap_nl *c, uint8_t cmd, int fd)
 	return coap_nl_talk(c, nlh, NULL, NULL);
 }
 
+/*
+ * The fixtures' gateway on loopback: *gw, a UDP socket of family bound to
+ * an ephemeral port (its address in *addr, *len) and attached to the module
+ * through nl, and *dev, a device socket connected to it. 0, or -1 (what was
+ * opened is closed).
+ */
+static inline int loopback_gateway(struct coap_nl *nl, int family, int *gw,
+				   int *dev, struct sockaddr_storage *addr,
+				   socklen_t *len)
+{
+	if (make_addr(family, family == AF_INET ? "127.0.0.1" : "::1", 0,
+		      addr, len))
+		return -1;
+	*gw = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (*gw < 0)
+		return -1;
+	*dev = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (*dev < 0)
+		goto err_gw;
+	if (bind(*gw, (struct sockaddr *)addr, *len) ||
+	    getsockname(*gw, (struct sockaddr *)addr, len) ||
+	    socket_cmd(nl, COAP_OFFLOAD_CMD_SOCKET_ATTACH, *gw) ||
+	    connect(*dev, (struct sockaddr *)addr, *len))
+		goto err_dev;
+	return 0;
+
+err_dev:
+	close(*dev);
+err_gw:
+	close(*gw);
+	*gw = *dev = -1;
+	return -1;
+}
+
 /* A session to push: key is COAP_OFFLOAD_KEY_LEN bytes. */
 struct session_spec {
 	const char *token, *pk, *dn;
