@@ -26,8 +26,16 @@
 #define COAP_OFFLOAD_ANSWER_CACHE		4
 /* RFC 7252 EXCHANGE_LIFETIME: how long a Message ID may be retransmitted. */
 #define COAP_OFFLOAD_EXCHANGE_LIFETIME_SECS	247
-/* How often expired sessions are looked for. */
+/* How often a pass looks for expired sessions. */
 #define COAP_OFFLOAD_REAP_INTERVAL		(2 * HZ)
+/*
+ * A pass over a big table goes in slices of this many sessions, this far
+ * apart: a million sessions take about 50 s, and no slice holds the CPU or
+ * the RCU read side for long (the fast path refuses an expired session on
+ * its own; the pass is there to free it and announce it).
+ */
+#define COAP_OFFLOAD_REAP_SLICE			1024
+#define COAP_OFFLOAD_REAP_SLICE_DELAY		(HZ / 20)
 
 /* The rhashtable key: zero padded, so that it compares with memcmp. */
 struct coap_offload_token {
@@ -159,6 +167,9 @@ struct coap_offload_net {
 	/* Counter values at the last STATS_RESET (under genl_mutex). */
 	u64 stats_base[COAP_OFFLOAD_CNT_MAX];
 	struct delayed_work reap_work;
+	/* The reaper's pass in progress (reap_work only). */
+	struct rhashtable_iter reap_iter;
+	bool reaping;
 
 	struct mutex sockets_lock;	/* serialises attach/detach */
 	struct list_head sockets;	/* struct coap_offload_sock, under the mutex */
@@ -222,6 +233,9 @@ coap_offload_session_lookup(struct coap_offload_net *cn,
 int coap_offload_session_replace(struct coap_offload_net *cn,
 				 struct coap_offload_session *s);
 void coap_offload_sessions_flush(struct coap_offload_net *cn);
+bool coap_offload_sessions_walk(struct coap_offload_net *cn,
+				struct rhashtable_iter *iter,
+				unsigned int budget, bool expiring);
 bool coap_offload_session_expired(const struct coap_offload_session *s);
 
 /* rules.c */

@@ -24,6 +24,7 @@
 #include <linux/kernel.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>
+#include <linux/rhashtable.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
@@ -662,6 +663,40 @@ static void sessions_exit_frees_remaining(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, lookup(test, "tok-198", NULL));
 }
 
+/*
+ * The reaper and flush walk a big table in slices: each slice looks at no
+ * more than its budget, and the walk goes on from where it stopped. Flush
+ * leaves nothing, although a resumed walk may skip a session. A walk that
+ * unlinks announces each session: to init_net here, where no one listens.
+ */
+static void sessions_walk_in_slices(struct kunit *test)
+{
+	struct coap_offload_net *cn = test->priv;
+	struct rhashtable_iter iter;
+	char tok[16];
+	int i;
+
+	cn->net = &init_net;
+	for (i = 0; i < 25; i++) {
+		snprintf(tok, sizeof(tok), "slice-%d", i);
+		KUNIT_ASSERT_NOT_NULL(test, insert_session(test, tok, "dn", 0));
+	}
+	rhashtable_walk_enter(&cn->sessions, &iter);
+	KUNIT_EXPECT_TRUE(test, coap_offload_sessions_walk(cn, &iter, 10, false));
+	KUNIT_EXPECT_EQ(test, 15, atomic_read(&cn->session_count));
+	KUNIT_EXPECT_TRUE(test, coap_offload_sessions_walk(cn, &iter, 10, false));
+	KUNIT_EXPECT_EQ(test, 5, atomic_read(&cn->session_count));
+	rhashtable_walk_exit(&iter);
+
+	for (i = 0; i < 3000; i++) {
+		snprintf(tok, sizeof(tok), "many-%d", i);
+		KUNIT_ASSERT_NOT_NULL(test, insert_session(test, tok, "dn", 0));
+	}
+	coap_offload_sessions_flush(cn);
+	KUNIT_EXPECT_EQ(test, 0, atomic_read(&cn->session_count));
+	KUNIT_EXPECT_NULL(test, lookup(test, "many-2999", NULL));
+}
+
 static struct kunit_case coap_sessions_cases[] = {
 	KUNIT_CASE(sessions_insert_lookup),
 	KUNIT_CASE(sessions_token_lengths),
@@ -669,6 +704,7 @@ static struct kunit_case coap_sessions_cases[] = {
 	KUNIT_CASE(sessions_limit),
 	KUNIT_CASE(sessions_delete),
 	KUNIT_CASE(sessions_exit_frees_remaining),
+	KUNIT_CASE(sessions_walk_in_slices),
 	{}
 };
 

@@ -212,26 +212,43 @@ bool coap_offload_session_expired(const struct coap_offload_session *s)
 		time_after(jiffies, READ_ONCE(s->last_seen) + s->idle_timeout));
 }
 
-/*
- * Walk the table and unlink every session (only the expired ones when
- * expiring). Each is announced: expired, or deleted (a flush). Process
- * context.
+/**
+ * coap_offload_sessions_walk() - one slice of a walk that unlinks sessions
+ * @cn: the namespace
+ * @iter: the walk, entered by the caller; kept between slices
+ * @budget: how many sessions to look at in this slice
+ * @expiring: unlink only the expired ones; else all (a flush). Each one
+ *	unlinked is announced: expired, or deleted.
+ *
+ * Process context; takes and drops the RCU read side itself, so the caller
+ * may sleep between slices. The walk is best effort: a table resized
+ * between slices restarts it, and one resumed after its last session was
+ * unlinked may skip a few. Harmless here: the next pass catches them.
+ *
+ * Return: true while the walk has more to look at.
  */
-static void coap_offload_sessions_sweep(struct coap_offload_net *cn,
-					bool expiring)
+bool coap_offload_sessions_walk(struct coap_offload_net *cn,
+				struct rhashtable_iter *iter,
+				unsigned int budget, bool expiring)
 {
 	struct coap_offload_session *s;
-	struct rhashtable_iter iter;
+	bool more = true;
 
-	rhashtable_walk_enter(&cn->sessions, &iter);
-	rhashtable_walk_start(&iter);
-	while ((s = rhashtable_walk_next(&iter))) {
+	rhashtable_walk_start(iter);
+	while (budget) {
+		s = rhashtable_walk_next(iter);
+		if (!s) {
+			more = false;
+			break;
+		}
 		if (IS_ERR(s)) {
 			/* A resize restarted the walk. */
 			if (PTR_ERR(s) == -EAGAIN)
 				continue;
+			more = false;
 			break;
 		}
+		budget--;
 		if (expiring && !coap_offload_session_expired(s))
 			continue;
 		if (!coap_offload_session_unlink(cn, s))
@@ -247,24 +264,50 @@ static void coap_offload_sessions_sweep(struct coap_offload_net *cn,
 		coap_offload_notify(cn, COAP_OFFLOAD_EVENT_SESSION_EXPIRED, s,
 				    NULL, NULL);
 	}
-	rhashtable_walk_stop(&iter);
-	rhashtable_walk_exit(&iter);
+	rhashtable_walk_stop(iter);
+	return more;
 }
+EXPORT_SYMBOL_IF_KUNIT(coap_offload_sessions_walk);
 
+/*
+ * Unlink every session, a slice at a time (process context, under
+ * genl_mutex: nothing inserts meanwhile). A walk resumed after its last
+ * session was unlinked may skip a few: passes go on until none is left.
+ */
 void coap_offload_sessions_flush(struct coap_offload_net *cn)
 {
-	coap_offload_sessions_sweep(cn, false);
-}
+	struct rhashtable_iter iter;
 
+	while (atomic_read(&cn->session_count)) {
+		rhashtable_walk_enter(&cn->sessions, &iter);
+		while (coap_offload_sessions_walk(cn, &iter,
+						  COAP_OFFLOAD_REAP_SLICE,
+						  false))
+			cond_resched();
+		rhashtable_walk_exit(&iter);
+	}
+}
+EXPORT_SYMBOL_IF_KUNIT(coap_offload_sessions_flush);
+
+/* One slice of the expiry pass; the next slice soon, the next pass later. */
 static void coap_offload_reap(struct work_struct *work)
 {
 	struct coap_offload_net *cn =
 		container_of(to_delayed_work(work), struct coap_offload_net,
 			     reap_work);
+	unsigned long delay = COAP_OFFLOAD_REAP_SLICE_DELAY;
 
-	coap_offload_sessions_sweep(cn, true);
-	queue_delayed_work(coap_offload_wq, &cn->reap_work,
-			   COAP_OFFLOAD_REAP_INTERVAL);
+	if (!cn->reaping) {
+		rhashtable_walk_enter(&cn->sessions, &cn->reap_iter);
+		cn->reaping = true;
+	}
+	if (!coap_offload_sessions_walk(cn, &cn->reap_iter,
+					COAP_OFFLOAD_REAP_SLICE, true)) {
+		rhashtable_walk_exit(&cn->reap_iter);
+		cn->reaping = false;
+		delay = COAP_OFFLOAD_REAP_INTERVAL;
+	}
+	queue_delayed_work(coap_offload_wq, &cn->reap_work, delay);
 }
 
 int coap_offload_sessions_init(struct coap_offload_net *cn)
@@ -272,6 +315,7 @@ int coap_offload_sessions_init(struct coap_offload_net *cn)
 	int err;
 
 	atomic_set(&cn->session_count, 0);
+	cn->reaping = false;
 	cn->max_sessions = COAP_OFFLOAD_MAX_SESSIONS_DEFAULT;
 	err = rhashtable_init(&cn->sessions, &coap_offload_session_params);
 	if (err)
@@ -296,6 +340,8 @@ static void coap_offload_session_free_cb(void *ptr, void *arg)
 void coap_offload_sessions_exit(struct coap_offload_net *cn)
 {
 	cancel_delayed_work_sync(&cn->reap_work);
+	if (cn->reaping)
+		rhashtable_walk_exit(&cn->reap_iter);
 	synchronize_rcu();
 	/* And the frees already queued with call_rcu(). */
 	rcu_barrier();
