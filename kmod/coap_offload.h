@@ -149,6 +149,7 @@ struct coap_offload_pending {
 	u32 bytes;			/* truesize of the queue */
 	u32 portid;			/* the consumer's; 0: none */
 	bool confirm;			/* the consumer confirms what it took */
+	u32 batch;			/* its datagram size; 0: one message each */
 	u64 last_id;			/* the last message id given */
 };
 
@@ -270,7 +271,7 @@ int coap_offload_pending_add(struct net *net, struct coap_offload_pending *p,
 void coap_offload_pending_confirm(struct net *net,
 				  struct coap_offload_pending *p, u64 id);
 void coap_offload_pending_register(struct coap_offload_pending *p, u32 portid,
-				   bool confirm);
+				   bool confirm, u32 batch);
 void coap_offload_pending_release(struct coap_offload_pending *p, u32 portid);
 void coap_offload_pending_usage(struct coap_offload_pending *p, u32 *messages,
 				u32 *bytes);

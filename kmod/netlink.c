@@ -63,6 +63,12 @@ static const struct nla_policy coap_offload_rules_policy[COAP_OFFLOAD_A_MAX + 1]
 		.len = COAP_OFFLOAD_RULE_MAX },
 };
 
+/* Bytes; past the s16 bounds of NLA_POLICY_RANGE. */
+static struct netlink_range_validation coap_offload_batch_range = {
+	.min = COAP_OFFLOAD_CONSUMER_BATCH_MIN,
+	.max = COAP_OFFLOAD_CONSUMER_BATCH_MAX,
+};
+
 static const struct nla_policy coap_offload_policy[COAP_OFFLOAD_A_MAX + 1] = {
 	[COAP_OFFLOAD_A_STATS] = { .type = NLA_REJECT },
 	[COAP_OFFLOAD_A_SOCKET_FD] = { .type = NLA_U32 },
@@ -76,6 +82,8 @@ static const struct nla_policy coap_offload_policy[COAP_OFFLOAD_A_MAX + 1] = {
 	[COAP_OFFLOAD_A_EVENT] = { .type = NLA_REJECT },
 	[COAP_OFFLOAD_A_CONSUMER_CONFIRM] = { .type = NLA_FLAG },
 	[COAP_OFFLOAD_A_MESSAGE_ID] = { .type = NLA_U64 },
+	[COAP_OFFLOAD_A_CONSUMER_BATCH] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &coap_offload_batch_range),
 };
 
 enum coap_offload_mcgrp {
@@ -670,8 +678,20 @@ static int coap_offload_session_dump(struct sk_buff *skb,
 static int coap_offload_consumer_doit(struct sk_buff *skb,
 				      struct genl_info *info)
 {
+	struct nlattr *batch = info->attrs[COAP_OFFLOAD_A_CONSUMER_BATCH];
+	bool confirm = nla_get_flag(info->attrs[COAP_OFFLOAD_A_CONSUMER_CONFIRM]);
+
+	/*
+	 * Batches are sent as the consumer confirms: without confirmations
+	 * nothing would clock them.
+	 */
+	if (batch && !confirm) {
+		NL_SET_ERR_MSG_ATTR(info->extack, batch,
+				    "a batching consumer must confirm (CONSUMER_CONFIRM)");
+		return -EINVAL;
+	}
 	coap_offload_pending_register(&info_cn(info)->pending, info->snd_portid,
-				      nla_get_flag(info->attrs[COAP_OFFLOAD_A_CONSUMER_CONFIRM]));
+				      confirm, batch ? nla_get_u32(batch) : 0);
 	return 0;
 }
 

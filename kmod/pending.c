@@ -13,6 +13,14 @@
  * in the order the messages reach the consumer: a confirmation can then be
  * cumulative ("up to id N"), and a consumer that gets a message again can
  * tell it from its id.
+ *
+ * A consumer that registered with COAP_OFFLOAD_A_CONSUMER_BATCH gets several
+ * messages per datagram: each queued skb holds one complete netlink message,
+ * and consecutive ones are copied into one new skb. Each datagram costs the
+ * consumer a wakeup and a recvmsg, so the batches are made to form: while
+ * the consumer has not confirmed everything it was sent, new messages only
+ * queue, and its next confirmation sends them all at once. With nothing
+ * outstanding a message goes at once, so an idle gateway adds no latency.
  */
 #include <linux/skbuff.h>
 #include <linux/timekeeping.h>
@@ -74,7 +82,80 @@ static int pending_send(struct net *net, struct coap_offload_pending *p,
 	clone = skb_clone(skb, GFP_ATOMIC);
 	if (!clone)
 		return -ENOMEM;
+	/*
+	 * The clone's cb is ours (pending_cb()), but netlink reads it as
+	 * NETLINK_CB(): the consumer would see a sender and group made of
+	 * our id and pointer. From the kernel: all zero, as in a new skb.
+	 */
+	memset(clone->cb, 0, sizeof(clone->cb));
 	return genlmsg_unicast(net, clone, p->portid);
+}
+
+/* Sent before: that consumer may have it. Nobody reads it now. */
+static void pending_mark_again(struct sk_buff *skb)
+{
+	if (pending_cb(skb)->sent)
+		*pending_cb(skb)->redelivered = 1;
+}
+
+/*
+ * A batch's skb, however large the consumer's buffer: an order-3 allocation
+ * at most (skb_shared_info included), which GFP_ATOMIC still finds.
+ */
+#define PENDING_BATCH_SKB_MAX	SKB_WITH_OVERHEAD(32768)
+
+/*
+ * Send the unsent messages to a batching consumer, packed, until its socket
+ * is full: consecutive ones are copied into one skb of at most p->batch
+ * bytes. A message alone goes as a clone, as to any consumer. Every
+ * message fits a batch on its own (COAP_OFFLOAD_CONSUMER_BATCH_MIN).
+ */
+static void pending_push_batch(struct net *net, struct coap_offload_pending *p)
+	__must_hold(&p->lock)
+{
+	u32 limit = min_t(u32, p->batch, PENDING_BATCH_SKB_MAX);
+	struct sk_buff *skb, *last, *next, *batch;
+	unsigned int len, n;
+
+	while (p->unsent) {
+		/* How many fit: the first always does. */
+		skb = p->unsent;
+		len = NLMSG_ALIGN(skb->len);
+		n = 1;
+		for (last = skb; (next = pending_next(p, last)) &&
+		     len + NLMSG_ALIGN(next->len) <= limit; last = next) {
+			len += NLMSG_ALIGN(next->len);
+			n++;
+		}
+
+		batch = n > 1 ? alloc_skb(len, GFP_ATOMIC | __GFP_NOWARN) :
+				NULL;
+		if (!batch) {
+			/* One, or no memory for more: this one alone. */
+			pending_mark_again(skb);
+			if (pending_send(net, p, skb))
+				return;
+			pending_cb(skb)->sent = true;
+			p->unsent = pending_next(p, skb);
+			continue;
+		}
+		for (next = skb; ; next = pending_next(p, next)) {
+			pending_mark_again(next);
+			skb_put_data(batch, next->data, next->len);
+			skb_put_zero(batch, NLMSG_ALIGN(next->len) - next->len);
+			if (next == last)
+				break;
+		}
+		/* Refused (full socket): freed there; they stay unsent. */
+		if (genlmsg_unicast(net, batch, p->portid))
+			return;
+		for (next = skb; ; next = pending_next(p, next)) {
+			pending_cb(next)->sent = true;
+			if (next == last)
+				break;
+		}
+		p->unsent = pending_next(p, last);
+	}
 }
 
 /*
@@ -88,11 +169,13 @@ static void pending_push(struct net *net, struct coap_offload_pending *p)
 
 	if (!p->portid)
 		return;
+	if (p->batch) {
+		pending_push_batch(net, p);
+		return;
+	}
 	for (skb = p->unsent; skb; skb = next) {
 		next = pending_next(p, skb);
-		/* Sent before: that consumer may have it. Nobody reads it now. */
-		if (pending_cb(skb)->sent)
-			*pending_cb(skb)->redelivered = 1;
+		pending_mark_again(skb);
 		if (pending_send(net, p, skb))
 			break;
 		pending_cb(skb)->sent = true;
@@ -127,8 +210,12 @@ int coap_offload_pending_add(struct net *net, struct coap_offload_pending *p,
 		err = -ENOTCONN;
 		goto out_free;
 	}
-	/* What an earlier full socket refused goes first: order is kept. */
-	pending_push(net, p);
+	/*
+	 * What an earlier full socket refused goes first: order is kept. A
+	 * batching consumer gets it with its next confirmation, or below.
+	 */
+	if (!p->batch)
+		pending_push(net, p);
 	if (p->unsent && !p->confirm) {
 		err = -ENOBUFS;
 		goto out_free;
@@ -144,7 +231,16 @@ int coap_offload_pending_add(struct net *net, struct coap_offload_pending *p,
 	pending_cb(msg)->sent = false;
 	__skb_queue_tail(&p->queue, msg);
 	p->bytes += msg->truesize;
-	if (!p->unsent) {
+	if (p->batch) {
+		if (!p->unsent)
+			p->unsent = msg;
+		/*
+		 * While the consumer has not confirmed all it was sent, the
+		 * message waits for that confirmation, with the others.
+		 */
+		if (skb_peek(&p->queue) == p->unsent)
+			pending_push(net, p);
+	} else if (!p->unsent) {
 		p->unsent = msg;
 		pending_push(net, p);
 		/* Unconfirmed and not in the consumer's socket: refused. */
@@ -163,7 +259,12 @@ out_free:
 	return err;
 }
 
-/* The consumer has every message up to id: let them go, send more. */
+/*
+ * The consumer has every message up to id: let them go, send more (to a
+ * batching consumer, everything that waited; also when id confirms nothing
+ * new: a consumer starts with a confirmation of 0 to be sent what it does
+ * not have).
+ */
 void coap_offload_pending_confirm(struct net *net,
 				  struct coap_offload_pending *p, u64 id)
 {
@@ -182,15 +283,18 @@ void coap_offload_pending_confirm(struct net *net,
  * Not from here: they would reach its socket ahead of the registration's
  * ACK and could crowd it out. Its first confirmation or the next delivery
  * sends them. The same socket registering again keeps what it has.
+ * batch: the largest datagram it reads (COAP_OFFLOAD_A_CONSUMER_BATCH), or
+ * 0: one message per datagram.
  */
 void coap_offload_pending_register(struct coap_offload_pending *p, u32 portid,
-				   bool confirm)
+				   bool confirm, u32 batch)
 {
 	spin_lock_bh(&p->lock);
 	if (portid != p->portid)
 		p->unsent = skb_peek(&p->queue);
 	p->portid = portid;
 	p->confirm = confirm;
+	p->batch = batch;
 	spin_unlock_bh(&p->lock);
 }
 

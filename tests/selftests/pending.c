@@ -5,12 +5,16 @@
  * confirms it; a consumer that dies loses nothing (the next one gets the
  * unconfirmed messages again, in order, with their ids); a consumer whose
  * socket is full still gets every message once it reads and confirms; the
- * hold is bounded. Runs as root inside the test VM with the module loaded.
+ * hold is bounded. A batching consumer (COAP_OFFLOAD_A_CONSUMER_BATCH) gets
+ * what waited for its confirmation packed, several messages a datagram, with
+ * the same guarantees. Runs as root inside the test VM with the module
+ * loaded.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -357,6 +361,253 @@ TEST_F(pending, confirm_needs_an_id)
 			       coap_nl_request(&self->nl, buf,
 					       COAP_OFFLOAD_CMD_MESSAGE_CONFIRM,
 					       0), NULL, NULL));
+}
+
+/* ---- a batching consumer (COAP_OFFLOAD_A_CONSUMER_BATCH) ------------ */
+
+#define BATCH_BYTES	65536
+
+/* What a batching consumer read: the messages, and how many per datagram. */
+struct datagrams {
+	struct received r;
+	int count;
+	int per[64];		/* messages in each datagram */
+	int not_kernel;		/* datagrams not from the kernel (nl_pid) */
+};
+
+/* Read datagrams into g within ms (then 50 ms between); how many. */
+static int receive_datagrams(struct coap_nl *consumer, struct datagrams *g,
+			     int ms)
+{
+	int fd = mnl_socket_get_fd(consumer->nl), before = g->count;
+	static char buf[BATCH_BYTES];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct sockaddr_nl from;
+	socklen_t len;
+	ssize_t n;
+	int had;
+
+	while (poll(&pfd, 1, ms) == 1) {
+		len = sizeof(from);
+		n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC,
+			     (struct sockaddr *)&from, &len);
+		if (n < 0 && errno == ENOBUFS)
+			continue;	/* overrun reported; nothing lost here */
+		if (n <= 0 || n > (ssize_t)sizeof(buf))
+			return -1;
+		if (from.nl_pid || from.nl_groups)
+			g->not_kernel++;
+		had = g->r.count;
+		if (mnl_cb_run(buf, n, 0, 0, received_cb, &g->r) < 0)
+			return -1;
+		if (g->count < 64)
+			g->per[g->count] = g->r.count - had;
+		g->count++;
+		ms = 50;
+	}
+	return g->count - before;
+}
+
+/* Replace the fixture's consumer by a batching one. */
+static int batch_consumer(FIXTURE_DATA(pending) *self)
+{
+	coap_nl_close(&self->consumer);
+	if (coap_nl_open(&self->consumer))
+		return -1;
+	return coap_nl_consumer_register_batch(&self->consumer, true,
+					       BATCH_BYTES);
+}
+
+/*
+ * The first message goes at once; those delivered while it is unconfirmed
+ * wait, and the confirmation sends them in one datagram, in order, each
+ * once, from the kernel.
+ */
+TEST_F(pending, batch_messages_wait_for_the_confirmation_then_come_packed)
+{
+	struct datagrams g = { 0 };
+	uint64_t ids[11];
+	int i;
+
+	ASSERT_EQ(0, batch_consumer(self));
+	ASSERT_EQ(COAP_CODE_CONTENT, publish(self, SEQ_OFFSET, 10, &ids[0]));
+	/* Nothing outstanding: no wait for a batch. */
+	ASSERT_EQ(1, receive_datagrams(&self->consumer, &g, 1000));
+	EXPECT_EQ(1, g.per[0]);
+	EXPECT_EQ(ids[0], g.r.id[0]);
+	for (i = 1; i < 11; i++)
+		ASSERT_EQ(COAP_CODE_CONTENT,
+			  publish(self, SEQ_OFFSET + i, 10, &ids[i]));
+	/* The first is not confirmed: the others wait in the module. */
+	EXPECT_EQ(0, receive_datagrams(&self->consumer, &g, 300));
+	EXPECT_EQ(11, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING));
+
+	ASSERT_EQ(0, coap_nl_message_confirm(&self->nl, ids[0]));
+	ASSERT_EQ(1, receive_datagrams(&self->consumer, &g, 1000));
+	EXPECT_EQ(10, g.per[1]);
+	ASSERT_EQ(11, g.r.count);
+	for (i = 0; i < 11; i++) {
+		EXPECT_EQ(ids[i], g.r.id[i]);
+		EXPECT_EQ(SEQ_OFFSET + i, g.r.seq[i]);
+		EXPECT_EQ(0, g.r.redelivered[i]);
+		if (i)
+			EXPECT_EQ(g.r.id[i - 1] + 1, g.r.id[i]);
+	}
+	EXPECT_EQ(0, g.not_kernel);
+	EXPECT_EQ(10, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING));
+
+	/* A confirmation of nothing new sends what waits too. */
+	ASSERT_EQ(COAP_CODE_CONTENT, publish(self, SEQ_OFFSET + 11, 10, NULL));
+	EXPECT_EQ(0, receive_datagrams(&self->consumer, &g, 300));
+	ASSERT_EQ(0, coap_nl_message_confirm(&self->nl, ids[0]));
+	ASSERT_EQ(1, receive_datagrams(&self->consumer, &g, 1000));
+	EXPECT_EQ(1, g.per[2]);
+	EXPECT_EQ(SEQ_OFFSET + 11, g.r.seq[11]);
+
+	ASSERT_EQ(0, coap_nl_message_confirm(&self->nl, g.r.id[11]));
+	EXPECT_EQ(0, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING));
+	EXPECT_EQ(0, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING_BYTES));
+}
+
+/*
+ * A batching consumer whose socket holds little: each datagram is at most
+ * its size, the refused ones wait in the module, and reading and
+ * confirming gets every message once, in order.
+ */
+TEST_F(pending, batch_full_consumer_socket_loses_nothing)
+{
+	struct datagrams g = { 0 };
+	int rcvbuf = 1, i, n, most = 0;
+	uint64_t ids[50];
+
+	ASSERT_EQ(0, batch_consumer(self));
+	ASSERT_EQ(0, setsockopt(mnl_socket_get_fd(self->consumer.nl),
+				SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+				sizeof(rcvbuf)));
+	for (i = 0; i < 50; i++)
+		ASSERT_EQ(COAP_CODE_CONTENT,
+			  publish(self, SEQ_OFFSET + i, 1000, &ids[i]));
+	EXPECT_EQ(50, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING));
+
+	for (n = 0; n < 40 && g.r.count < 50; n++) {
+		ASSERT_LE(0, receive_datagrams(&self->consumer, &g, 500));
+		ASSERT_EQ(0, coap_nl_message_confirm(&self->nl,
+						     g.r.count ?
+						     g.r.id[g.r.count - 1] : 0));
+	}
+	ASSERT_EQ(50, g.r.count);
+	for (i = 0; i < 50; i++) {
+		EXPECT_EQ(ids[i], g.r.id[i]);
+		EXPECT_EQ(SEQ_OFFSET + i, g.r.seq[i]);
+	}
+	for (i = 0; i < g.count && i < 64; i++)
+		most = g.per[i] > most ? g.per[i] : most;
+	/* 49 waited for the first's confirmation: they came packed. */
+	EXPECT_LT(1, most);
+	EXPECT_GT(50, g.count);
+	EXPECT_EQ(0, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING));
+}
+
+/*
+ * A batching consumer that dies: the next one gets every message it had
+ * not confirmed again, marked, packed when it batches and one by one when
+ * it does not.
+ */
+TEST_F(pending, batch_consumer_dies_the_next_gets_them_again)
+{
+	struct datagrams g = { 0 }, again = { 0 };
+	uint64_t ids[6];
+	int i;
+
+	ASSERT_EQ(0, batch_consumer(self));
+	for (i = 0; i < 6; i++)
+		ASSERT_EQ(COAP_CODE_CONTENT,
+			  publish(self, SEQ_OFFSET + i, 10, &ids[i]));
+	ASSERT_EQ(1, receive_datagrams(&self->consumer, &g, 1000));
+	ASSERT_EQ(0, coap_nl_message_confirm(&self->nl, 0));
+	ASSERT_EQ(1, receive_datagrams(&self->consumer, &g, 1000));
+	ASSERT_EQ(6, g.r.count);
+	/* Confirmed up to the second, then gone. */
+	ASSERT_EQ(0, coap_nl_message_confirm(&self->nl, ids[1]));
+
+	ASSERT_EQ(0, batch_consumer(self));
+	EXPECT_EQ(0, receive_datagrams(&self->consumer, &again, 300));
+	ASSERT_EQ(0, coap_nl_message_confirm(&self->nl, 0));
+	ASSERT_EQ(1, receive_datagrams(&self->consumer, &again, 1000));
+	ASSERT_EQ(4, again.r.count);
+	for (i = 0; i < 4; i++) {
+		EXPECT_EQ(ids[i + 2], again.r.id[i]);
+		EXPECT_EQ(SEQ_OFFSET + i + 2, again.r.seq[i]);
+		EXPECT_EQ(1, again.r.redelivered[i]);
+	}
+
+	/* This one dies too; a consumer that does not batch gets them. */
+	coap_nl_close(&self->consumer);
+	ASSERT_EQ(0, coap_nl_open(&self->consumer));
+	ASSERT_EQ(0, coap_nl_consumer_register(&self->consumer, true));
+	ASSERT_EQ(0, coap_nl_message_confirm(&self->nl, 0));
+	memset(&again, 0, sizeof(again));
+	ASSERT_EQ(4, receive_datagrams(&self->consumer, &again, 1000));
+	ASSERT_EQ(4, again.r.count);
+	for (i = 0; i < 4; i++) {
+		EXPECT_EQ(1, again.per[i]);
+		EXPECT_EQ(ids[i + 2], again.r.id[i]);
+		EXPECT_EQ(1, again.r.redelivered[i]);
+	}
+	EXPECT_EQ(0, again.not_kernel);
+	ASSERT_EQ(0, coap_nl_message_confirm(&self->nl, ids[5]));
+	EXPECT_EQ(0, stat_get(&self->nl, COAP_OFFLOAD_STAT_PENDING));
+}
+
+/* A message to a consumer that does not batch comes from the kernel. */
+TEST_F(pending, a_message_comes_from_the_kernel)
+{
+	struct datagrams g = { 0 };
+
+	ASSERT_EQ(COAP_CODE_CONTENT, publish(self, SEQ_OFFSET, 10, NULL));
+	ASSERT_EQ(1, receive_datagrams(&self->consumer, &g, 1000));
+	EXPECT_EQ(1, g.per[0]);
+	EXPECT_EQ(0, g.not_kernel);
+}
+
+/* Hostile registrations: refused, and the consumer is left as it was. */
+TEST_F(pending, batch_out_of_range_or_without_confirm_is_refused)
+{
+	static const uint32_t bad[] = {
+		1, COAP_OFFLOAD_CONSUMER_BATCH_MIN - 1,
+		COAP_OFFLOAD_CONSUMER_BATCH_MAX + 1, UINT32_MAX,
+	};
+	char buf[COAP_NL_BUF_SIZE];
+	struct datagrams g = { 0 };
+	struct nlmsghdr *nlh;
+	struct coap_nl other;
+	size_t i;
+
+	ASSERT_EQ(0, coap_nl_open(&other));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		EXPECT_EQ(-ERANGE,
+			  coap_nl_consumer_register_batch(&other, true, bad[i]));
+	EXPECT_EQ(-EINVAL, coap_nl_consumer_register_batch(&other, false,
+							   BATCH_BYTES));
+	EXPECT_TRUE(strstr(other.error, "confirm") != NULL);
+	/* A u16 where a u32 belongs. */
+	nlh = coap_nl_request(&other, buf, COAP_OFFLOAD_CMD_CONSUMER_REGISTER, 0);
+	mnl_attr_put(nlh, COAP_OFFLOAD_A_CONSUMER_CONFIRM, 0, NULL);
+	mnl_attr_put_u16(nlh, COAP_OFFLOAD_A_CONSUMER_BATCH, 8192);
+	EXPECT_EQ(-EINVAL, coap_nl_talk(&other, nlh, NULL, NULL));
+	/* The fixture's consumer is still the one, one message a datagram. */
+	ASSERT_EQ(COAP_CODE_CONTENT, publish(self, SEQ_OFFSET, 10, NULL));
+	ASSERT_EQ(COAP_CODE_CONTENT, publish(self, SEQ_OFFSET + 1, 10, NULL));
+	EXPECT_EQ(2, receive_datagrams(&self->consumer, &g, 1000));
+	EXPECT_EQ(2, g.r.count);
+	EXPECT_EQ(0, receive_datagrams(&other, &g, 200));
+	ASSERT_EQ(0, coap_nl_message_confirm(&self->nl, UINT64_MAX));
+	/* The bounds themselves are accepted. */
+	EXPECT_EQ(0, coap_nl_consumer_register_batch(&other, true,
+						     COAP_OFFLOAD_CONSUMER_BATCH_MIN));
+	EXPECT_EQ(0, coap_nl_consumer_register_batch(&other, true,
+						     COAP_OFFLOAD_CONSUMER_BATCH_MAX));
+	coap_nl_close(&other);
 }
 
 TEST_HARNESS_MAIN

@@ -304,12 +304,20 @@ int coap_nl_stats_get(struct coap_nl *c,
 
 int coap_nl_consumer_register(struct coap_nl *c, bool confirm)
 {
+	return coap_nl_consumer_register_batch(c, confirm, 0);
+}
+
+int coap_nl_consumer_register_batch(struct coap_nl *c, bool confirm,
+				    uint32_t batch)
+{
 	char buf[COAP_NL_BUF_SIZE];
 	struct nlmsghdr *nlh;
 
 	nlh = coap_nl_request(c, buf, COAP_OFFLOAD_CMD_CONSUMER_REGISTER, 0);
 	if (confirm)
 		mnl_attr_put(nlh, COAP_OFFLOAD_A_CONSUMER_CONFIRM, 0, NULL);
+	if (batch)
+		mnl_attr_put_u32(nlh, COAP_OFFLOAD_A_CONSUMER_BATCH, batch);
 	return coap_nl_talk(c, nlh, NULL, NULL);
 }
 

@@ -85,6 +85,15 @@ int coap_nl_stats_get(struct coap_nl *c,
 int coap_nl_consumer_register(struct coap_nl *c, bool confirm);
 
 /*
+ * The same, and with batch (not 0) the module packs several messages into
+ * each datagram, of at most batch bytes (COAP_OFFLOAD_A_CONSUMER_BATCH):
+ * the consumer reads with a buffer of batch bytes and walks the messages.
+ * Needs confirm (the kernel refuses it without).
+ */
+int coap_nl_consumer_register_batch(struct coap_nl *c, bool confirm,
+				    uint32_t batch);
+
+/*
  * The consumer has taken every message up to and including id; send it
  * more. On another socket than the consumer's (e.g. the request socket):
  * the messages it makes the module send must not crowd out its ACK.

@@ -63,10 +63,13 @@
  *	have missed or repeated sessions; dump again.
  * @COAP_OFFLOAD_CMD_CONSUMER_REGISTER: do: the calling netlink socket becomes
  *	the namespace's consumer of delivered messages (replacing any other);
- *	it stops being one when it closes.
+ *	it stops being one when it closes. Optional:
+ *	%COAP_OFFLOAD_A_CONSUMER_CONFIRM, %COAP_OFFLOAD_A_CONSUMER_BATCH.
  * @COAP_OFFLOAD_CMD_MESSAGE: notification to the consumer: one delivered
- *	message (%COAP_OFFLOAD_A_MESSAGE); also sent to the
- *	%COAP_OFFLOAD_MCGRP_MONITOR group, without the payload.
+ *	message (%COAP_OFFLOAD_A_MESSAGE), one per datagram or, for a
+ *	consumer registered with %COAP_OFFLOAD_A_CONSUMER_BATCH, several; also
+ *	sent to the %COAP_OFFLOAD_MCGRP_MONITOR group, without the payload,
+ *	one per datagram.
  * @COAP_OFFLOAD_CMD_SESSION_REPLACE: do: like %COAP_OFFLOAD_CMD_SESSION_NEW
  *	for an existing token (a rekey): the new session takes the old one's
  *	place atomically; counters and replay window start afresh. -ENOENT
@@ -146,6 +149,19 @@ enum coap_offload_cmd {
  *	it is in the consumer's socket.
  * @COAP_OFFLOAD_A_MESSAGE_ID: u64, in %COAP_OFFLOAD_CMD_MESSAGE_CONFIRM
  * @COAP_OFFLOAD_A_SOCKET: nest of enum coap_offload_socket_attr (reply only)
+ * @COAP_OFFLOAD_A_CONSUMER_BATCH: u32, in %COAP_OFFLOAD_CMD_CONSUMER_REGISTER,
+ *	with %COAP_OFFLOAD_A_CONSUMER_CONFIRM only (-EINVAL without): the
+ *	largest datagram the consumer reads, in bytes,
+ *	%COAP_OFFLOAD_CONSUMER_BATCH_MIN..%COAP_OFFLOAD_CONSUMER_BATCH_MAX
+ *	(-ERANGE outside). The module then packs several
+ *	%COAP_OFFLOAD_CMD_MESSAGE, each a complete netlink message, oldest
+ *	first, into one datagram of at most that size (and of at most its own
+ *	limit, about 32 KiB); the consumer walks them with NLMSG_NEXT. While
+ *	the consumer has not confirmed the last message sent to it, new
+ *	messages wait in the module; its next %COAP_OFFLOAD_CMD_MESSAGE_CONFIRM
+ *	(whatever its id) sends everything waiting, packed. With nothing
+ *	unconfirmed a new message is sent at once. Without it each message
+ *	comes in a datagram of its own.
  */
 enum coap_offload_attr {
 	COAP_OFFLOAD_A_UNSPEC,
@@ -161,6 +177,7 @@ enum coap_offload_attr {
 	COAP_OFFLOAD_A_CONSUMER_CONFIRM,
 	COAP_OFFLOAD_A_MESSAGE_ID,
 	COAP_OFFLOAD_A_SOCKET,
+	COAP_OFFLOAD_A_CONSUMER_BATCH,
 
 	__COAP_OFFLOAD_A_MAX,
 	COAP_OFFLOAD_A_MAX = __COAP_OFFLOAD_A_MAX - 1
@@ -174,6 +191,12 @@ enum coap_offload_attr {
 #define COAP_OFFLOAD_RULE_MAX		255
 /* Delivered messages held for a confirming consumer (their skb truesize). */
 #define COAP_OFFLOAD_PENDING_MAX_BYTES	(8U << 20)
+/*
+ * %COAP_OFFLOAD_A_CONSUMER_BATCH's range: the least is more than any one
+ * %COAP_OFFLOAD_CMD_MESSAGE takes, so that every message fits.
+ */
+#define COAP_OFFLOAD_CONSUMER_BATCH_MIN	4096
+#define COAP_OFFLOAD_CONSUMER_BATCH_MAX	(1U << 20)
 
 /* Multicast groups; joining either needs CAP_NET_ADMIN. */
 #define COAP_OFFLOAD_MCGRP_EVENTS	"events"
