@@ -121,6 +121,12 @@ $(BUILD)/e2e/restart-client: tests/e2e/restart-client.c $(WIRE_SRC) $(WIRE_HDR) 
 	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $< $(WIRE_SRC) \
 		userspace/lib/coap_proto.c -lcrypto -o $@
 
+# A confirmation from a socket of its own (tests/e2e/held.sh).
+$(BUILD)/e2e/nl-confirm: tests/e2e/nl-confirm.c userspace/lib/coap_nl.c \
+		userspace/lib/coap_nl.h include/uapi/linux/coap_offload.h
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -Iuserspace/lib $< userspace/lib/coap_nl.c -lmnl -o $@
+
 # An LD_PRELOAD shim that holds a daemon right after it binds its port.
 $(BUILD)/e2e/bind-delay.so: tests/e2e/bind-delay.c
 	@mkdir -p $(@D)
@@ -140,7 +146,7 @@ $(BUILD)/e2e/dtls-dup: tests/e2e/dtls-dup.c
 
 e2e: $(BUILD)/coapd $(BUILD)/e2e/device-client $(BUILD)/e2e/registry-add \
 	$(BUILD)/coap-device $(BUILD)/e2e/restart-client $(BUILD)/coapctl \
-	$(BUILD)/e2e/bind-delay.so \
+	$(BUILD)/e2e/bind-delay.so $(BUILD)/e2e/nl-confirm \
 	$(BUILD)/bench/loadgen $(BUILD)/e2e/ackmode-device $(BUILD)/e2e/dtls-dup
 
 # coapctl, the operator's CLI (kernel over netlink, registry on SQLite).

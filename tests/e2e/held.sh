@@ -2,7 +2,8 @@
 # Nothing acknowledged is lost when coapd dies, inside the test VM with
 # coap_offload.ko loaded. coapd is stopped (SIGSTOP) so that it reads
 # nothing; a device publishes and every publish is answered 2.05 (the module
-# holds the messages it could not hand over); coapd is then killed (SIGKILL)
+# holds the messages it could not hand over, and a confirmation from another
+# socket has it send them); coapd is then killed (SIGKILL)
 # with the messages unread, and a new coapd gets every one of them, exactly
 # once in the sink, also those the killed one had written but not confirmed
 # (their lines are put in the sink before the restart: the new coapd skips
@@ -18,7 +19,7 @@ client=$build/e2e/restart-client
 coapctl=$build/coapctl
 
 echo "TAP version 13"
-echo "1..13"
+echo "1..14"
 . "$(dirname "$0")/lib.sh"
 
 e2e_kill_signal=KILL
@@ -50,6 +51,12 @@ result $status "20 publishes while coapd is stopped: 2.05 each ($(acked "$work/p
 held=$(pending)
 [ "$held" -ge 20 ] 2>/dev/null
 result $? "the module holds them unconfirmed (pending $held)"
+# coapd batches (COAP_OFFLOAD_A_CONSUMER_BATCH): the module sent it the
+# first, and sends the rest with its next confirmation. One from another
+# socket sends them into the stopped coapd's socket, unread, as a coapd
+# slower than its devices has them.
+"$build/e2e/nl-confirm" 0
+result $? "a confirmation from another socket sends them to the stopped coapd"
 
 kill -9 "$coapd_pid"
 wait "$coapd_pid" 2>/dev/null

@@ -7,7 +7,8 @@
 # stopped the device still gets 2.05 and the messages wait in the spool;
 # they arrive, once each and in order, when the broker is back; a coapd
 # restarted with a non-empty spool delivers it; the password is never
-# logged. Then MQTT over TLS, with a CA made at test time: messages arrive
+# logged; a JSON sink that fills up part of the way through a datagram of
+# packed messages holds that one and the rest, and loses or repeats none. Then MQTT over TLS, with a CA made at test time: messages arrive
 # over TLS (a client certificate too); a broker whose certificate is from
 # another CA, or names another host, is refused (logged), coapd keeps the
 # messages in its spool and they arrive once it talks to the right broker.
@@ -25,7 +26,7 @@ mpass=$(openssl rand -hex 10)
 dev=$build/coap-device
 
 echo "TAP version 13"
-echo "1..50"
+echo "1..54"
 . "$(dirname "$0")/lib.sh"
 
 work=$(mktemp -d /tmp/mqtt.XXXXXX)
@@ -249,7 +250,7 @@ mkdir "$work/small"
 mount -t tmpfs -o size=64k tmpfs "$work/small"
 dd if=/dev/zero of="$work/small/filler" bs=4k 2>/dev/null
 sink=$work/small/sink.jsonl
-start_coapd -v "${coapd_mqtt_args[@]}"
+start_coapd -v -v "${coapd_mqtt_args[@]}"
 d --payload 'full-{n}' run --messages 2 >"$work/full.out" 2>&1 &&
 	acked "$work/full.out" 2
 status=$?
@@ -269,9 +270,47 @@ result $status "room again: the JSON sink gets both, once each, in order"
 poll_for 20 expect_seen "${seen[@]}" down-1 down-2 down-3 restart-1 restart-2 \
 	full-1 full-2
 result $? "and mosquitto_sub gets them once each"
+
+# 31..34: a sink blocks in the middle of a datagram of several messages
+# (coapd registers with COAP_OFFLOAD_A_CONSUMER_BATCH). With coapd
+# stopped, the module holds 30 messages; the file system is full again, but
+# the sink file's last page has room for a dozen lines or so; coapd
+# continued gets the first alone, confirms it, and gets the other 29 in one
+# datagram: the file fills part of the way through it, that message is held
+# and the rest of the datagram waits behind it. Once there is room, each of
+# them is written and published once, in order.
+# (restart-client: its session outlives it, so that it publishes with no
+# /auth, which the stopped coapd could not answer.)
+packed=()
+for i in $(seq 30); do packed+=("packed-$i"); done
+timeout 120 "$build/e2e/restart-client" "$port" "$work/packed.state" auth \
+	"$pk" "$dn" "$secret" >"$work/packed-auth.out" 2>&1 &&
+	dd if=/dev/zero of="$work/small/filler" bs=4k 2>/dev/null
+kill -STOP "$coapd_pid"
+timeout 120 "$build/e2e/restart-client" "$port" "$work/packed.state" publish \
+	"$pk" "$dn" 30 packed >"$work/packed.out" 2>&1 &&
+	[ "$(grep -c ': 2\.05 id ' "$work/packed.out")" = 30 ]
+status=$?
+kill -CONT "$coapd_pid"
+result $status "coapd stopped, file system full: 30 publishes acked"
+[ $status = 0 ] || show "$work/packed-auth.out" "$work/packed.out"
+poll_for 10 grep -qE 'holding message [0-9]+: a sink cannot take it now, [1-9][0-9]* bytes of its datagram behind it' "$log"
+status=$?
+result $status "a message in the middle of a datagram is held, the rest waits"
+[ $status = 0 ] || tail -n 40 "$log" | show
+rm -f "$work/small/filler"
+poll_for 20 expect_sink full-1 full-2 "${packed[@]}"
+status=$?
+result $status "room again: the JSON sink gets all 30, once each, in order"
+[ $status = 0 ] || show "$sink"
+poll_for 20 expect_seen "${seen[@]}" down-1 down-2 down-3 restart-1 restart-2 \
+	full-1 full-2 "${packed[@]}"
+status=$?
+result $status "and mosquitto_sub gets all 30 once each, in order"
+[ $status = 0 ] || show "$sub_out"
 stop_coapd
 
-# 32..50: MQTT over TLS. A CA and certificates made here (never
+# 36..54: MQTT over TLS. A CA and certificates made here (never
 # committed); a second broker with three TLS listeners: $tport has a
 # certificate of the CA for 127.0.0.1 and asks clients for one of theirs,
 # $rport one of another CA, $nport one of the CA for another host name.

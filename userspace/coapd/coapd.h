@@ -32,6 +32,11 @@
 #define COAPD_AUTH_FAIL_ENTRIES		4096
 /* --no-offload's session limit unless --max-sessions: the module's default. */
 #define COAPD_MAX_SESSIONS		(1U << 20)
+/*
+ * The consumer socket's read buffer: the largest datagram of packed
+ * messages the module sends (COAP_OFFLOAD_A_CONSUMER_BATCH).
+ */
+#define COAPD_CONSUMER_BATCH		65536
 /* RFC 7252 §4.8's defaults, for ackMode 1's separate responses. */
 #define COAPD_ACK_TIMEOUT_MS		2000
 #define COAPD_MAX_RETRANSMIT		4

@@ -186,7 +186,16 @@ static int consumer_open(struct coapd *d)
 	 */
 	if (setsockopt(fd, SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof(one)))
 		return -errno;
-	err = coap_nl_consumer_register(&d->consumer, true);
+	/* Several messages per datagram: one wakeup and read for many. */
+	err = coap_nl_consumer_register_batch(&d->consumer, true,
+					      COAPD_CONSUMER_BATCH);
+	if (err == -EINVAL) {
+		/* A module without batches: one message per datagram. */
+		coapd_log(LOG_NOTICE, "consumer: the module does not batch messages (%s)",
+			  d->consumer.error[0] ? d->consumer.error :
+			  strerror(-err));
+		err = coap_nl_consumer_register(&d->consumer, true);
+	}
 	if (err)
 		return err;
 	/* From here on it is only read, from the poll loop. */

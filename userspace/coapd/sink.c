@@ -11,9 +11,12 @@
  *   - MQTT (sink_mqtt.c), through an on-disk spool; a message is offered
  *     to it only once its JSON line is written (so with MQTT, lines are
  *     written one by one), and so is ackMode 1's separate 2.05.
+ * The module packs several messages into each datagram (coapd registers
+ * with COAP_OFFLOAD_A_CONSUMER_BATCH); they are offered one by one.
  * The device already has its 2.05 when we read the message, so a sink that
- * cannot take it now must not lose it: the message is held here and the
- * consumer socket is not read until every sink took it. The module holds
+ * cannot take it now must not lose it: the message is held here, the rest
+ * of its datagram waits behind it, and the consumer socket is not read
+ * until every sink took them. The module holds
  * what it delivered until we confirm it (COAP_OFFLOAD_A_CONSUMER_CONFIRM),
  * up to its bound; past that it does not answer, and devices retransmit
  * (README, "Sinks"). We confirm a message once every sink took it, so a
@@ -64,6 +67,15 @@ struct coapd_sinks {
 	char *held_buf;
 	struct coapd_message held_msg;
 	unsigned int held_taken;
+	/*
+	 * The datagram read last from the consumer socket (the module packs
+	 * several messages into one, COAP_OFFLOAD_A_CONSUMER_BATCH): rx_len
+	 * bytes, of which those from rx_off on are not offered yet. They
+	 * wait behind a held message, and are offered before the socket is
+	 * read again, so that nothing is lost or reordered.
+	 */
+	char *rx;
+	size_t rx_len, rx_off;
 	/*
 	 * Lines taken by the JSON sink and not written yet: json_len bytes
 	 * in json_buf, json_off of them written (a short write is completed,
@@ -437,8 +449,8 @@ static int hold(struct coapd *d, const struct coapd_message *m,
 	k->held_msg.token_len = 0;
 	k->held_taken = taken;
 	k->held = true;
-	coapd_log(LOG_DEBUG, "holding message %llu: a sink cannot take it now",
-		  (unsigned long long)m->id);
+	coapd_log(LOG_DEBUG, "holding message %llu: a sink cannot take it now, %zu bytes of its datagram behind it",
+		  (unsigned long long)m->id, k->rx_len - k->rx_off);
 	return 0;
 }
 
@@ -520,26 +532,73 @@ int coapd_sink_deliver(struct coapd *d, const struct coapd_message *m)
 	return 0;
 }
 
-/* Read and deliver one message: 1, 0 when there is none (or one is held
- * and still not taken), or a negative errno when the socket failed.
+/*
+ * Offer the messages of the last datagram, from rx_off on, one by one,
+ * until a sink cannot take one (it is held): the rest waits in rx.
+ */
+static void consume_datagram(struct coapd *d)
+{
+	struct coapd_sinks *k = d->sinks;
+	const struct nlmsghdr *nlh;
+	size_t left, len;
+
+	while (!k->held && k->rx_off < k->rx_len) {
+		nlh = (const struct nlmsghdr *)(k->rx + k->rx_off);
+		left = k->rx_len - k->rx_off;
+		if (!mnl_nlmsg_ok(nlh, left)) {
+			coapd_log(LOG_WARNING, "consumer: %zu bytes that are no netlink message: dropped",
+				  left);
+			break;
+		}
+		len = NLMSG_ALIGN(nlh->nlmsg_len);
+		if (len > left)
+			len = left;
+		/* Past it before it is offered: a held one is copied. */
+		k->rx_off += len;
+		if (mnl_cb_run(nlh, len, 0, 0, message_cb, d) < 0 &&
+		    errno != ENOENT)
+			coapd_log(LOG_WARNING, "consumer: %s", strerror(errno));
+	}
+	if (!k->held)
+		k->rx_len = k->rx_off = 0;
+}
+
+/*
+ * The held message, then the rest of its datagram: true when every sink
+ * took them all, and the socket may be read again.
+ */
+static bool resume(struct coapd *d)
+{
+	struct coapd_sinks *k = d->sinks;
+
+	if (k->held && !retry_held(d))
+		return false;
+	consume_datagram(d);
+	return !k->held;
+}
+
+/* Read and deliver one datagram's messages: 1, 0 when there is none (or
+ * one is held and still not taken), or a negative errno when the socket
+ * failed.
  */
 static int consume_one(struct coapd *d)
 {
-	static char buf[COAP_NL_BUF_SIZE];
+	struct coapd_sinks *k = d->sinks;
 	int n;
 
-	/* One datagram holds one message: none is read while one waits. */
-	if (d->sinks->held && !retry_held(d))
+	/* None is read while one waits: they stay in order. */
+	if (!resume(d))
 		return 0;
-	n = mnl_socket_recvfrom(d->consumer.nl, buf, sizeof(buf));
+	n = mnl_socket_recvfrom(d->consumer.nl, k->rx, COAPD_CONSUMER_BATCH);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return 0;
 		coapd_log(LOG_ERR, "consumer: recv: %s", strerror(errno));
 		return -errno;
 	}
-	if (mnl_cb_run(buf, n, 0, 0, message_cb, d) < 0 && errno != ENOENT)
-		coapd_log(LOG_WARNING, "consumer: %s", strerror(errno));
+	k->rx_len = n;
+	k->rx_off = 0;
+	consume_datagram(d);
 	return 1;
 }
 
@@ -611,8 +670,12 @@ void coapd_sinks_pollfd(struct coapd *d, struct pollfd *p, int *timeout)
 	p->events = 0;
 	if (k->mqtt)
 		mqtt_sink_pollfd(k->mqtt, p, timeout);
-	/* A failed file with lines to write is tried again too. */
-	if ((k->held || k->json_len) &&
+	/*
+	 * A failed file with lines to write is tried again too, and so is a
+	 * failed confirmation: the module sends a batching consumer nothing
+	 * more until it confirms.
+	 */
+	if ((k->held || k->json_len || k->taken_id != k->confirmed_id) &&
 	    (*timeout < 0 || *timeout > JSON_RETRY_MS))
 		*timeout = JSON_RETRY_MS;
 }
@@ -623,8 +686,12 @@ void coapd_sinks_events(struct coapd *d, short revents)
 
 	if (k->mqtt)
 		mqtt_sink_events(k->mqtt, revents);
-	/* Acknowledged records free spool space; a failed file may work now. */
-	if (k->held && retry_held(d))
+	/*
+	 * Acknowledged records free spool space; a failed file may work now.
+	 * The rest of the held message's datagram goes on at once: the module
+	 * may send nothing more to wake the consumer socket up.
+	 */
+	if (k->held && resume(d))
 		coapd_log(LOG_INFO, "sinks accept messages again");
 	/* Lines a failed file could not take yet, and their confirmation. */
 	if (k->json_len || k->taken_id != k->confirmed_id)
@@ -643,6 +710,11 @@ int coapd_sinks_open(struct coapd *d)
 	}
 	d->sinks = k;
 	k->json_fd = STDOUT_FILENO;
+	k->rx = malloc(COAPD_CONSUMER_BATCH);
+	if (!k->rx) {
+		coapd_log(LOG_ERR, "out of memory");
+		return -1;
+	}
 	/* JSON lines when asked for, or when there is no other sink. */
 	if (d->cfg.sink_path || !d->cfg.mqtt_host)
 		k->enabled |= SINK_JSON;
@@ -675,15 +747,17 @@ void coapd_sinks_close(struct coapd *d)
 	if (!k)
 		return;
 	if (k->held)
-		/* Unconfirmed: the module sends it to the next coapd. */
-		coapd_log(LOG_WARNING, "exiting: message %llu (%s) was not taken by every sink; the module keeps it for the next coapd",
-			  (unsigned long long)k->held_msg.id, k->held_msg.topic);
+		/* Unconfirmed: the module sends them to the next coapd. */
+		coapd_log(LOG_WARNING, "exiting: message %llu (%s) was not taken by every sink; the module keeps it%s for the next coapd",
+			  (unsigned long long)k->held_msg.id, k->held_msg.topic,
+			  k->rx_off < k->rx_len ? ", and those after it," : "");
 	/* Lines not written yet (the file failed): a last try. */
 	if (json_flush(d, true))
 		coapd_log(LOG_WARNING, "exiting: %zu bytes of JSON lines not written; the module keeps their messages for the next coapd",
 			  k->json_len - k->json_off);
 	free(k->json_buf);
 	free(k->held_buf);
+	free(k->rx);
 	if (k->json_fd > STDERR_FILENO)
 		close(k->json_fd);
 	mqtt_sink_close(k->mqtt);
