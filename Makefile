@@ -65,6 +65,13 @@ $(BUILD)/unit/test_ratelimit: tests/unit/test_ratelimit.c \
 	$(CC) $(TEST_CFLAGS) -Iuserspace/coapd $< userspace/coapd/ratelimit.c \
 		-lcrypto -o $@
 
+# coapd's token set (persist.c's sessions with a registry row).
+$(BUILD)/unit/test_tokenset: tests/unit/test_tokenset.c \
+		userspace/coapd/tokenset.c userspace/coapd/tokenset.h
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -Iuserspace/coapd $< userspace/coapd/tokenset.c \
+		-o $@
+
 # coapd's JSON line writer, against json-c (the reference it replaces).
 $(BUILD)/unit/test_jsonline: tests/unit/test_jsonline.c \
 		userspace/coapd/jsonline.c userspace/coapd/jsonline.h

@@ -26,7 +26,7 @@ client=$build/e2e/restart-client
 coapctl=$build/coapctl
 
 echo "TAP version 13"
-echo "1..33"
+echo "1..34"
 . "$(dirname "$0")/lib.sh"
 
 e2e_kill_signal=KILL
@@ -263,6 +263,17 @@ dev devA publish 2 afterA >"$work/pubA2.out" 2>&1 &&
 status=$?
 show "$work/pubA2.out" "$work/pubB2.out"
 result $status "the old tokens work after the module reload (no /auth)"
+
+# The restored sessions' seqs are recorded as before the reload.
+lastA=$(sed -n 's/^publish \([0-9]*\) .*: 2\.05 id .*/\1/p' "$work/pubA2.out" | sort -n | tail -n 1)
+stored=
+for _ in $(seq 50); do
+	stored=$(rows | sed -n 's/^devA //p')
+	[ "$stored" = "$lastA" ] && break
+	sleep 0.1
+done
+[ -n "$lastA" ] && [ "$stored" = "$lastA" ]
+result $? "devA's restored session: its stored seq is the last one it published ($lastA, stored $stored)"
 
 # devA's highest accepted seq before the reload, again with a fresh MID.
 dev devA publish 1 replay 0 "$last" >"$work/replay.out" 2>&1

@@ -27,9 +27,13 @@
  * grown to the busiest second's sessions). Each second the tick writes
  * every entry with one prepared UPDATE that only raises a row
  * (coap_registry_session_raise()), all in the tick's one transaction; no
- * registry read and no netlink round trip per message or device. A
- * session coapd did not grant (coapctl session add) has no row: its
- * UPDATE matches nothing, which is fine.
+ * registry read and no netlink round trip per message or device. Only
+ * sessions with a row are noted: coapd keeps the hashes of the tokens it
+ * granted, restored or found in the table (tokenset.h, 16 bytes a
+ * session), so a session it did not grant (coapctl session add, the
+ * benchmark's) costs no UPDATE at all; one that slips through (a hash
+ * collision, a row deleted by coapctl device del) matches nothing, which
+ * is fine.
  *
  * Why a delivered seq is safe to store: the module queues a message and
  * commits its seq under the session's lock, one step, so every seq coapd
@@ -74,6 +78,7 @@
 #include <sys/timerfd.h>
 
 #include "coapd.h"
+#include "tokenset.h"
 
 /* How often the delivered seqs go to the registry (the replay window). */
 #define PERSIST_TICK_SEC	1
@@ -103,6 +108,12 @@ struct seq_map {
 	size_t cap;		/* a power of two, or 0 */
 };
 
+/*
+ * The sessions that have a registry row (coapd granted, restored or found
+ * them), as hashes of their tokens (tokenset.h): a delivery on any other
+ * session (a static one, coapctl session add) costs no UPDATE. A false
+ * positive only costs an UPDATE that matches nothing.
+ */
 /* The devices that lost a session since the last tick (expiry, delete). */
 struct dirty_set {
 	char **key;		/* "pk/dn" (neither contains '/') */
@@ -122,6 +133,9 @@ struct pending {
 
 struct coapd_persist {
 	struct seq_map seqs;
+	struct coapd_tokenset rows;
+	/* rows could not grow: every delivered token is written. */
+	bool rows_unknown;
 	struct dirty_set dirty;
 	struct pending *head, **tail;
 	char instance[INSTANCE_LEN];
@@ -142,19 +156,29 @@ static size_t hash_str(const char *s)
 	return h;
 }
 
-static size_t hash_mem(const char *p, size_t len)
+static uint64_t hash_mem(const char *p, size_t len)
 {
-	size_t h = 14695981039346656037ULL;
+	uint64_t h = 14695981039346656037ULL;
 
 	while (len--)
 		h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
 	return h;
 }
 
+/* A session with a registry row, from now on. */
+static void rows_note(struct coapd_persist *p, const char *token)
+{
+	if (!p->rows_unknown &&
+	    coapd_tokenset_add(&p->rows, token, strlen(token))) {
+		coapd_log(LOG_WARNING, "sessions: out of memory: every delivered seq is written from now on");
+		p->rows_unknown = true;
+	}
+}
+
 static uint32_t *seq_slot(const struct seq_map *m, uint32_t *slot, size_t cap,
 			  const char *token, size_t len)
 {
-	size_t i = hash_mem(token, len) & (cap - 1);
+	size_t i = (size_t)hash_mem(token, len) & (cap - 1);
 	const struct seq_entry *e;
 
 	for (; slot[i]; i = (i + 1) & (cap - 1)) {
@@ -507,6 +531,7 @@ static void drop(struct coapd *d, const struct coap_session_record *s)
 {
 	int err = coap_registry_session_del(d->reg, s->token);
 
+	coapd_tokenset_del(&d->persist->rows, s->token, strlen(s->token));
 	if (err && err != -ENOENT)
 		coapd_log(LOG_ERR, "sessions: delete %s/%s: %s", s->product_key,
 			  s->device_name, strerror(-err));
@@ -523,6 +548,8 @@ static int reconcile_cb(const struct coap_session_record *s, void *data)
 	int64_t left;
 	int err;
 
+	/* It has a row (until drop() below deletes it). */
+	rows_note(d->persist, s->token);
 	if (ks) {
 		rc->present++;
 		if (ks->highest > s->seq_highest &&
@@ -697,6 +724,8 @@ void coapd_persist_granted(struct coapd *d, const char *token, const char *pk,
 	snprintf(s.device_name, sizeof(s.device_name), "%s", dn);
 	memcpy(s.key, key, sizeof(s.key));
 	s.expires = s.created + lifetime;
+	/* Its deliveries are recorded from the first (the row comes first). */
+	rows_note(d->persist, token);
 	/* Written with the next tick, in one transaction with the others. */
 	err = pending_add(d->persist, false, &s);
 	explicit_bzero(&s, sizeof(s));
@@ -711,6 +740,7 @@ void coapd_persist_revoked(struct coapd *d, const char *token)
 
 	if (!d->persist)
 		return;
+	coapd_tokenset_del(&d->persist->rows, token, strlen(token));
 	snprintf(s.token, sizeof(s.token), "%s", token);
 	if (pending_add(d->persist, true, &s))
 		coapd_log(LOG_ERR, "sessions: forget a session: out of memory");
@@ -732,6 +762,9 @@ void coapd_persist_delivered(struct coapd *d, const char *token,
 		p->no_token = true;
 		return;
 	}
+	/* No row to raise (a static session): nothing to write. */
+	if (!p->rows_unknown && !coapd_tokenset_has(&p->rows, token, token_len))
+		return;
 	if (seq_note(&p->seqs, token, token_len, seq) && !p->sweep) {
 		/* Lost only the seq update: the sweep reads it back. */
 		coapd_log(LOG_WARNING, "sessions: out of memory: reading every session's seq back from the kernel");
@@ -1024,6 +1057,7 @@ void coapd_persist_close(struct coapd *d)
 		seq_clear(&d->persist->seqs);
 		free(d->persist->seqs.e);
 		free(d->persist->seqs.slot);
+		coapd_tokenset_free(&d->persist->rows);
 		dirty_clear(&d->persist->dirty);
 		free(d->persist->dirty.key);
 		free(d->persist);
