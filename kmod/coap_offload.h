@@ -6,6 +6,7 @@
 #define _COAP_OFFLOAD_H
 
 #include <linux/bits.h>
+#include <linux/hrtimer.h>
 #include <linux/types.h>
 #include <linux/rhashtable-types.h>
 #include <linux/spinlock.h>
@@ -19,6 +20,11 @@
 #include <linux/coap_offload.h>
 #include <coap/coap_replay.h>
 
+/*
+ * How long a batching consumer's first message waits for others (pending.c),
+ * when the consumer has nothing to confirm.
+ */
+#define COAP_OFFLOAD_BATCH_DELAY		NSEC_PER_MSEC
 /* Sessions per namespace unless configured otherwise. */
 #define COAP_OFFLOAD_MAX_SESSIONS_DEFAULT	BIT(20)
 #define COAP_OFFLOAD_LIFETIME_DEFAULT		(7U * 24 * 3600)
@@ -151,6 +157,8 @@ struct coap_offload_pending {
 	bool confirm;			/* the consumer confirms what it took */
 	u32 batch;			/* its datagram size; 0: one message each */
 	u64 last_id;			/* the last message id given */
+	/* A batching consumer with nothing outstanding: when to send. */
+	struct hrtimer batch_timer;
 };
 
 /* Per network namespace state. */

@@ -20,8 +20,15 @@
  * consumer a wakeup and a recvmsg, so the batches are made to form: while
  * the consumer has not confirmed everything it was sent, new messages only
  * queue, and its next confirmation sends them all at once. With nothing
- * outstanding a message goes at once, so an idle gateway adds no latency.
+ * outstanding, the first message waits COAP_OFFLOAD_BATCH_DELAY for
+ * others (a full batch goes at once): like a NIC's interrupt coalescing.
+ * Without it the consumer is woken for each message; on a gateway whose
+ * one CPU also runs the traffic's source, the consumer then preempts it
+ * after every datagram, and a message costs two context switches. The
+ * device's answer does not wait: it goes out as soon as the message is
+ * queued here.
  */
+#include <linux/hrtimer.h>
 #include <linux/skbuff.h>
 #include <linux/timekeeping.h>
 #include <asm/unaligned.h>
@@ -42,10 +49,15 @@ static struct coap_offload_pending_cb *pending_cb(struct sk_buff *skb)
 	return (struct coap_offload_pending_cb *)skb->cb;
 }
 
+static enum hrtimer_restart pending_batch_timer(struct hrtimer *timer);
+
 void coap_offload_pending_init(struct coap_offload_pending *p)
 {
 	spin_lock_init(&p->lock);
 	__skb_queue_head_init(&p->queue);
+	/* Soft: it expires in softirq context, as the fast path runs. */
+	hrtimer_init(&p->batch_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
+	p->batch_timer.function = pending_batch_timer;
 	/*
 	 * Message ids must stay unique across module reloads and reboots:
 	 * start from the clock, which they then run ahead of.
@@ -56,6 +68,7 @@ void coap_offload_pending_init(struct coap_offload_pending *p)
 void coap_offload_pending_exit(struct coap_offload_pending *p)
 {
 	/* No sender or consumer is left: the namespace is going away. */
+	hrtimer_cancel(&p->batch_timer);
 	__skb_queue_purge(&p->queue);
 }
 
@@ -236,10 +249,18 @@ int coap_offload_pending_add(struct net *net, struct coap_offload_pending *p,
 			p->unsent = msg;
 		/*
 		 * While the consumer has not confirmed all it was sent, the
-		 * message waits for that confirmation, with the others.
+		 * message waits for that confirmation, with the others. With
+		 * nothing outstanding, it waits a moment for company, unless
+		 * a batch is full already (truesize: a little early).
 		 */
-		if (skb_peek(&p->queue) == p->unsent)
-			pending_push(net, p);
+		if (skb_peek(&p->queue) == p->unsent) {
+			if (p->bytes >= p->batch)
+				pending_push(net, p);
+			else if (!hrtimer_is_queued(&p->batch_timer))
+				hrtimer_start(&p->batch_timer,
+					      ns_to_ktime(COAP_OFFLOAD_BATCH_DELAY),
+					      HRTIMER_MODE_REL_SOFT);
+		}
 	} else if (!p->unsent) {
 		p->unsent = msg;
 		pending_push(net, p);
@@ -257,6 +278,20 @@ out_free:
 	spin_unlock_bh(&p->lock);
 	kfree_skb(msg);
 	return err;
+}
+
+/* The batching consumer's gathering time is up: send what waited. */
+static enum hrtimer_restart pending_batch_timer(struct hrtimer *timer)
+{
+	struct coap_offload_pending *p =
+		container_of(timer, struct coap_offload_pending, batch_timer);
+	struct coap_offload_net *cn =
+		container_of(p, struct coap_offload_net, pending);
+
+	spin_lock_bh(&p->lock);
+	pending_push(cn->net, p);
+	spin_unlock_bh(&p->lock);
+	return HRTIMER_NORESTART;
 }
 
 /*

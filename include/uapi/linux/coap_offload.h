@@ -160,8 +160,9 @@ enum coap_offload_cmd {
  *	the consumer has not confirmed the last message sent to it, new
  *	messages wait in the module; its next %COAP_OFFLOAD_CMD_MESSAGE_CONFIRM
  *	(whatever its id) sends everything waiting, packed. With nothing
- *	unconfirmed a new message is sent at once. Without it each message
- *	comes in a datagram of its own.
+ *	unconfirmed, a new message waits up to a millisecond for others (a
+ *	full datagram is sent at once). Without it each message comes in a
+ *	datagram of its own, at once.
  */
 enum coap_offload_attr {
 	COAP_OFFLOAD_A_UNSPEC,
