@@ -586,8 +586,14 @@ TEST_F(pending, batch_consumer_dies_the_next_gets_them_again)
 		ASSERT_EQ(COAP_CODE_CONTENT,
 			  publish(self, SEQ_OFFSET + i, 10, &ids[i]));
 	ASSERT_EQ(1, receive_datagrams(&self->consumer, &g, 1000));
-	ASSERT_EQ(0, coap_nl_message_confirm(&self->nl, 0));
-	ASSERT_EQ(1, receive_datagrams(&self->consumer, &g, 1000));
+	/*
+	 * The first datagram carries what came within the first one's wait;
+	 * a confirmation sends the rest.
+	 */
+	if (g.r.count < 6) {
+		ASSERT_EQ(0, coap_nl_message_confirm(&self->nl, 0));
+		ASSERT_EQ(1, receive_datagrams(&self->consumer, &g, 1000));
+	}
 	ASSERT_EQ(6, g.r.count);
 	/* Confirmed up to the second, then gone. */
 	ASSERT_EQ(0, coap_nl_message_confirm(&self->nl, ids[1]));
