@@ -153,6 +153,7 @@ struct coap_offload_pending {
 	struct sk_buff_head queue;	/* its own lock unused: ours covers it */
 	struct sk_buff *unsent;		/* NULL: the consumer has them all */
 	u32 bytes;			/* truesize of the queue */
+	u32 len;			/* the queue packed in datagrams */
 	u32 portid;			/* the consumer's; 0: none */
 	bool confirm;			/* the consumer confirms what it took */
 	u32 batch;			/* its datagram size; 0: one message each */

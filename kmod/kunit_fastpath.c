@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit: the fast path's internals as coap_offload.ko runs them: the ciphers
- * on the AES library, the topic rules and the session table.
+ * on the AES library, the topic rules, the session table and the queue of
+ * deliveries to the consumer.
  *
  * Every expected ciphertext below was computed with the OpenSSL 3.0 command
  * line tool (the command is given next to it), never with the code under
@@ -23,10 +24,16 @@
 #include <linux/jiffies.h>
 #include <linux/kernel.h>
 #include <linux/module.h>
+#include <linux/delay.h>
+#include <linux/net.h>
+#include <linux/netlink.h>
 #include <linux/rcupdate.h>
 #include <linux/rhashtable.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <net/net_namespace.h>
+#include <net/netlink.h>
+#include <net/sock.h>
 
 #include "coap_offload.h"
 
@@ -716,7 +723,174 @@ static struct kunit_suite coap_sessions_suite = {
 };
 
 /*
+ * The queue of deliveries (pending.c) and a batching consumer: a kernel
+ * netlink socket of init_net stands for coapd, and what reaches it is read
+ * off its receive queue. The queue lives in a namespace's state, as in the
+ * module: its timer finds the namespace from there.
+ */
+struct pending_test {
+	struct coap_offload_net cn;
+	struct socket *consumer;
+	u32 portid;
+};
+
+static int pending_test_init(struct kunit *test)
+{
+	struct sockaddr_nl addr = { .nl_family = AF_NETLINK };
+	struct pending_test *t;
+	int err;
+
+	t = kunit_kzalloc(test, sizeof(*t), GFP_KERNEL);
+	if (!t)
+		return -ENOMEM;
+	err = sock_create_kern(&init_net, AF_NETLINK, SOCK_RAW, NETLINK_GENERIC,
+			       &t->consumer);
+	if (err)
+		return err;
+	/* Port 0: the socket is given one. */
+	err = kernel_bind(t->consumer, (struct sockaddr *)&addr, sizeof(addr));
+	if (!err && kernel_getsockname(t->consumer,
+				       (struct sockaddr *)&addr) < 0)
+		err = -EINVAL;
+	if (err) {
+		sock_release(t->consumer);
+		return err;
+	}
+	t->portid = addr.nl_pid;
+	t->cn.net = &init_net;
+	coap_offload_pending_init(&t->cn.pending);
+	test->priv = t;
+	return 0;
+}
+
+static void pending_test_exit(struct kunit *test)
+{
+	struct pending_test *t = test->priv;
+
+	if (!t)
+		return;
+	coap_offload_pending_exit(&t->cn.pending);
+	sock_release(t->consumer);
+}
+
+/* The size of the filler in each message: 31 of them fill 32 KiB. */
+#define PENDING_TEST_FILLER	1000
+
+/* Queues one message of about 1 KiB; returns its id. */
+static u64 pending_test_add(struct kunit *test)
+{
+	struct pending_test *t = test->priv;
+	struct nlattr *id_attr, *redelivered;
+	struct nlmsghdr *nlh;
+	struct sk_buff *msg;
+	u64 id = 0;
+	bool fits;
+
+	msg = nlmsg_new(nla_total_size(sizeof(u64)) + nla_total_size(1) +
+			nla_total_size(PENDING_TEST_FILLER), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, msg);
+	nlh = nlmsg_put(msg, 0, 0, NLMSG_MIN_TYPE, 0, 0);
+	id_attr = nla_reserve(msg, 1, sizeof(u64));
+	redelivered = nla_reserve(msg, 2, 1);
+	fits = nlh && id_attr && redelivered &&
+	       nla_reserve(msg, 3, PENDING_TEST_FILLER);
+	if (!fits)
+		kfree_skb(msg);
+	KUNIT_ASSERT_TRUE_MSG(test, fits, "message does not fit its skb");
+	*(u8 *)nla_data(redelivered) = 0;
+	nlmsg_end(msg, nlh);
+	KUNIT_ASSERT_EQ(test, 0, coap_offload_pending_add(&init_net, &t->cn.pending, msg,
+							  id_attr, redelivered,
+							  &id));
+	return id;
+}
+
+/* The messages in a datagram the consumer got. */
+static unsigned int pending_test_count(struct sk_buff *datagram)
+{
+	struct nlmsghdr *nlh = (struct nlmsghdr *)datagram->data;
+	int rem = datagram->len;
+	unsigned int n = 0;
+
+	for (; nlmsg_ok(nlh, rem); nlh = nlmsg_next(nlh, &rem))
+		n++;
+	return rem ? 0 : n;
+}
+
+/*
+ * A consumer reading 64 KiB is sent 32 KiB datagrams (the most pending.c
+ * packs). With nothing outstanding, messages gather for the batch delay,
+ * unless they fill a datagram: then it goes at once, and the rest waits for
+ * its confirmation, also when the delay runs out. Softirqs are off while
+ * the messages are queued: the delay cannot expire in between.
+ */
+static void pending_full_datagram_goes_at_once(struct kunit *test)
+{
+	struct pending_test *t = test->priv;
+	struct sk_buff_head *got = &t->consumer->sk->sk_receive_queue;
+	u64 first_datagram_last_id = 0;
+	int i;
+
+	coap_offload_pending_register(&t->cn.pending, t->portid, true, 64 * 1024);
+	local_bh_disable();
+	for (i = 0; i < 31; i++)
+		first_datagram_last_id = pending_test_add(test);
+	KUNIT_EXPECT_EQ(test, 0, skb_queue_len(got));
+	/* The 32nd does not fit the 31's datagram: they go, it waits. */
+	pending_test_add(test);
+	KUNIT_EXPECT_EQ(test, 1, skb_queue_len(got));
+	for (i = 0; i < 3; i++)
+		pending_test_add(test);
+	local_bh_enable();
+	KUNIT_ASSERT_EQ(test, 1, skb_queue_len(got));
+	KUNIT_EXPECT_LE(test, skb_peek(got)->len, 32 * 1024);
+	KUNIT_EXPECT_EQ(test, 31, pending_test_count(skb_peek(got)));
+
+	/* The delay, started by the first message, has run out. */
+	msleep(20);
+	KUNIT_EXPECT_EQ(test, 1, skb_queue_len(got));
+
+	coap_offload_pending_confirm(&init_net, &t->cn.pending, first_datagram_last_id);
+	KUNIT_ASSERT_EQ(test, 2, skb_queue_len(got));
+	KUNIT_EXPECT_EQ(test, 4, pending_test_count(skb_peek_tail(got)));
+	KUNIT_EXPECT_EQ(test, 4, skb_queue_len(&t->cn.pending.queue));
+	KUNIT_EXPECT_EQ(test, skb_peek_tail(got)->len, t->cn.pending.len);
+}
+
+/* A few messages and nothing outstanding: they go when the delay is up. */
+static void pending_few_messages_wait_for_the_delay(struct kunit *test)
+{
+	struct pending_test *t = test->priv;
+	struct sk_buff_head *got = &t->consumer->sk->sk_receive_queue;
+	int i;
+
+	coap_offload_pending_register(&t->cn.pending, t->portid, true, 64 * 1024);
+	local_bh_disable();
+	for (i = 0; i < 5; i++)
+		pending_test_add(test);
+	KUNIT_EXPECT_EQ(test, 0, skb_queue_len(got));
+	local_bh_enable();
+	msleep(20);
+	KUNIT_ASSERT_EQ(test, 1, skb_queue_len(got));
+	KUNIT_EXPECT_EQ(test, 5, pending_test_count(skb_peek(got)));
+}
+
+static struct kunit_case coap_pending_cases[] = {
+	KUNIT_CASE(pending_full_datagram_goes_at_once),
+	KUNIT_CASE(pending_few_messages_wait_for_the_delay),
+	{}
+};
+
+static struct kunit_suite coap_pending_suite = {
+	.name = "coap_offload_pending",
+	.init = pending_test_init,
+	.exit = pending_test_exit,
+	.test_cases = coap_pending_cases,
+};
+
+/*
  * 6.1 collects the suites of a module from its .kunit_test_suites section,
  * so each file of the module may register its own.
  */
-kunit_test_suites(&coap_crypto_suite, &coap_topic_suite, &coap_sessions_suite);
+kunit_test_suites(&coap_crypto_suite, &coap_topic_suite, &coap_sessions_suite,
+		  &coap_pending_suite);

@@ -28,6 +28,7 @@
  * device's answer does not wait: it goes out as soon as the message is
  * queued here.
  */
+#include <kunit/visibility.h>
 #include <linux/hrtimer.h>
 #include <linux/skbuff.h>
 #include <linux/timekeeping.h>
@@ -64,6 +65,7 @@ void coap_offload_pending_init(struct coap_offload_pending *p)
 	 */
 	p->last_id = ktime_get_real_ns();
 }
+EXPORT_SYMBOL_IF_KUNIT(coap_offload_pending_init);
 
 void coap_offload_pending_exit(struct coap_offload_pending *p)
 {
@@ -71,6 +73,7 @@ void coap_offload_pending_exit(struct coap_offload_pending *p)
 	hrtimer_cancel(&p->batch_timer);
 	__skb_queue_purge(&p->queue);
 }
+EXPORT_SYMBOL_IF_KUNIT(coap_offload_pending_exit);
 
 /* The message after skb, or NULL at the end of the queue. */
 static struct sk_buff *pending_next(struct coap_offload_pending *p,
@@ -83,6 +86,7 @@ static void pending_unlink(struct coap_offload_pending *p, struct sk_buff *skb)
 {
 	__skb_unlink(skb, &p->queue);
 	p->bytes -= skb->truesize;
+	p->len -= NLMSG_ALIGN(skb->len);
 	consume_skb(skb);
 }
 
@@ -117,6 +121,21 @@ static void pending_mark_again(struct sk_buff *skb)
  */
 #define PENDING_BATCH_SKB_MAX	SKB_WITH_OVERHEAD(32768)
 
+/* The most a batching consumer is sent in one datagram. */
+static u32 pending_batch_limit(const struct coap_offload_pending *p)
+{
+	return min_t(u32, p->batch, PENDING_BATCH_SKB_MAX);
+}
+
+/*
+ * A batching consumer has confirmed everything it was sent: what is queued
+ * is gathering for its next datagram.
+ */
+static bool pending_batch_gathering(struct coap_offload_pending *p)
+{
+	return skb_peek(&p->queue) == p->unsent;
+}
+
 /*
  * Send the unsent messages to a batching consumer, packed, until its socket
  * is full: consecutive ones are copied into one skb of at most p->batch
@@ -126,7 +145,7 @@ static void pending_mark_again(struct sk_buff *skb)
 static void pending_push_batch(struct net *net, struct coap_offload_pending *p)
 	__must_hold(&p->lock)
 {
-	u32 limit = min_t(u32, p->batch, PENDING_BATCH_SKB_MAX);
+	u32 limit = pending_batch_limit(p);
 	struct sk_buff *skb, *last, *next, *batch;
 	unsigned int len, n;
 
@@ -237,6 +256,14 @@ int coap_offload_pending_add(struct net *net, struct coap_offload_pending *p,
 		err = -ENOBUFS;
 		goto out_free;
 	}
+	/*
+	 * A batching consumer with nothing outstanding gets the messages that
+	 * gathered at once when this one would not fit their datagram. Before
+	 * this one is queued: it waits for the consumer's confirmation.
+	 */
+	if (p->batch && p->unsent && pending_batch_gathering(p) &&
+	    p->len + NLMSG_ALIGN(msg->len) > pending_batch_limit(p))
+		pending_push(net, p);
 	*id = ++p->last_id;
 	put_unaligned(*id, (u64 *)nla_data(id_attr));
 	pending_cb(msg)->id = *id;
@@ -244,6 +271,7 @@ int coap_offload_pending_add(struct net *net, struct coap_offload_pending *p,
 	pending_cb(msg)->sent = false;
 	__skb_queue_tail(&p->queue, msg);
 	p->bytes += msg->truesize;
+	p->len += NLMSG_ALIGN(msg->len);
 	if (p->batch) {
 		if (!p->unsent)
 			p->unsent = msg;
@@ -251,10 +279,10 @@ int coap_offload_pending_add(struct net *net, struct coap_offload_pending *p,
 		 * While the consumer has not confirmed all it was sent, the
 		 * message waits for that confirmation, with the others. With
 		 * nothing outstanding, it waits a moment for company, unless
-		 * a batch is full already (truesize: a little early).
+		 * it completes a datagram.
 		 */
-		if (skb_peek(&p->queue) == p->unsent) {
-			if (p->bytes >= p->batch)
+		if (pending_batch_gathering(p)) {
+			if (p->len >= pending_batch_limit(p))
 				pending_push(net, p);
 			else if (!hrtimer_is_queued(&p->batch_timer))
 				hrtimer_start(&p->batch_timer,
@@ -279,6 +307,7 @@ out_free:
 	kfree_skb(msg);
 	return err;
 }
+EXPORT_SYMBOL_IF_KUNIT(coap_offload_pending_add);
 
 /* The batching consumer's gathering time is up: send what waited. */
 static enum hrtimer_restart pending_batch_timer(struct hrtimer *timer)
@@ -289,7 +318,12 @@ static enum hrtimer_restart pending_batch_timer(struct hrtimer *timer)
 		container_of(p, struct coap_offload_net, pending);
 
 	spin_lock_bh(&p->lock);
-	pending_push(cn->net, p);
+	/*
+	 * Sent a full datagram since it was started: what came after waits
+	 * for that datagram's confirmation, which sends it.
+	 */
+	if (pending_batch_gathering(p))
+		pending_push(cn->net, p);
 	spin_unlock_bh(&p->lock);
 	return HRTIMER_NORESTART;
 }
@@ -312,6 +346,7 @@ void coap_offload_pending_confirm(struct net *net,
 	pending_push(net, p);
 	spin_unlock_bh(&p->lock);
 }
+EXPORT_SYMBOL_IF_KUNIT(coap_offload_pending_confirm);
 
 /*
  * A new consumer: it has none of the messages, so all are to be sent again.
@@ -332,6 +367,7 @@ void coap_offload_pending_register(struct coap_offload_pending *p, u32 portid,
 	p->batch = batch;
 	spin_unlock_bh(&p->lock);
 }
+EXPORT_SYMBOL_IF_KUNIT(coap_offload_pending_register);
 
 /* The consumer's socket closed: what it had not confirmed waits. */
 void coap_offload_pending_release(struct coap_offload_pending *p, u32 portid)
