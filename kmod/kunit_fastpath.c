@@ -776,7 +776,10 @@ static void pending_test_exit(struct kunit *test)
 /* The size of the filler in each message: 31 of them fill 32 KiB. */
 #define PENDING_TEST_FILLER	1000
 
-/* Queues one message of about 1 KiB; returns its id. */
+/*
+ * Queues one message of about 1 KiB; returns its id. Atomic: as in the
+ * fast path, and the cases call it with softirqs off.
+ */
 static u64 pending_test_add(struct kunit *test)
 {
 	struct pending_test *t = test->priv;
@@ -787,7 +790,7 @@ static u64 pending_test_add(struct kunit *test)
 	bool fits;
 
 	msg = nlmsg_new(nla_total_size(sizeof(u64)) + nla_total_size(1) +
-			nla_total_size(PENDING_TEST_FILLER), GFP_KERNEL);
+			nla_total_size(PENDING_TEST_FILLER), GFP_ATOMIC);
 	KUNIT_ASSERT_NOT_NULL(test, msg);
 	nlh = nlmsg_put(msg, 0, 0, NLMSG_MIN_TYPE, 0, 0);
 	id_attr = nla_reserve(msg, 1, sizeof(u64));
