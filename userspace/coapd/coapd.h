@@ -19,6 +19,11 @@
 #include "ratelimit.h"
 #include "registry.h"
 
+/* A session request's strings fit COAP_NL_SESSION_REQ_SIZE (coap_nl.h). */
+_Static_assert(COAP_REGISTRY_ID_MAX <= COAP_OFFLOAD_IDENTITY_MAX &&
+	       COAP_REGISTRY_TOKEN_MAX <= COAP_OFFLOAD_TOKEN_MAX,
+	       "registry strings longer than the kernel takes");
+
 #define COAPD_CONFIG_DEFAULT_PATH	"/etc/coap-offload/coapd.conf"
 #define COAPD_PORT			5682
 #define COAPD_TOKEN_LIFETIME		(7U * 24 * 3600)

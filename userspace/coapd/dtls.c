@@ -538,14 +538,14 @@ static int pki_setup(void *tls, coap_dtls_pki_t *setup)
  */
 static int token_register(struct coapd_dtls *dt, const struct dtls_token *t)
 {
-	char buf[COAP_NL_BUF_SIZE];
+	char buf[COAP_NL_SESSION_REQ_SIZE];
 	struct nlmsghdr *nlh;
 	struct nlattr *nest;
 	int err;
 
-	/* libmnl leaves attribute padding as it finds it. */
-	memset(buf, 0, sizeof(buf));
-	nlh = coap_nl_request(&dt->d->nl, buf, COAP_OFFLOAD_CMD_SESSION_NEW, 0);
+	/* Cleared: libmnl leaves attribute padding as it finds it. */
+	nlh = coap_nl_request_in(&dt->d->nl, buf, sizeof(buf),
+				 COAP_OFFLOAD_CMD_SESSION_NEW, 0);
 	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
 	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, DTLS_TOKEN_LEN, t->token);
 	mnl_attr_put_strz(nlh, COAP_OFFLOAD_SESSION_A_PRODUCT_KEY, t->pk);
@@ -562,13 +562,13 @@ static int token_register(struct coapd_dtls *dt, const struct dtls_token *t)
 
 static void token_unregister(struct coapd_dtls *dt, const struct dtls_token *t)
 {
-	char buf[COAP_NL_BUF_SIZE];
+	char buf[COAP_NL_SESSION_REQ_SIZE];
 	struct nlmsghdr *nlh;
 	struct nlattr *nest;
 	int err;
 
-	memset(buf, 0, sizeof(buf));
-	nlh = coap_nl_request(&dt->d->nl, buf, COAP_OFFLOAD_CMD_SESSION_DEL, 0);
+	nlh = coap_nl_request_in(&dt->d->nl, buf, sizeof(buf),
+				 COAP_OFFLOAD_CMD_SESSION_DEL, 0);
 	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
 	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, DTLS_TOKEN_LEN, t->token);
 	mnl_attr_nest_end(nlh, nest);
@@ -586,13 +586,13 @@ static void token_unregister(struct coapd_dtls *dt, const struct dtls_token *t)
  */
 static bool token_in_kernel(struct coapd_dtls *dt, const struct dtls_token *t)
 {
-	char buf[COAP_NL_BUF_SIZE];
+	char buf[COAP_NL_SESSION_REQ_SIZE];
 	struct nlmsghdr *nlh;
 	struct nlattr *nest;
 	int err;
 
-	memset(buf, 0, sizeof(buf));
-	nlh = coap_nl_request(&dt->d->nl, buf, COAP_OFFLOAD_CMD_SESSION_GET, 0);
+	nlh = coap_nl_request_in(&dt->d->nl, buf, sizeof(buf),
+				 COAP_OFFLOAD_CMD_SESSION_GET, 0);
 	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
 	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, DTLS_TOKEN_LEN, t->token);
 	mnl_attr_nest_end(nlh, nest);
@@ -990,12 +990,13 @@ static int rules_cb(const struct nlmsghdr *nlh, void *data)
  */
 static int topic_allowed(struct coapd_dtls *dt, struct topic_check *tc)
 {
-	static char buf[COAP_NL_BUF_SIZE];
+	/* Per publish: a request's size to clear, not 32 KiB. */
+	char buf[COAP_NL_SESSION_REQ_SIZE];
 	int err;
 
 	err = coap_nl_talk(&dt->d->nl,
-			   coap_nl_request(&dt->d->nl, buf,
-					   COAP_OFFLOAD_CMD_CONFIG_GET, 0),
+			   coap_nl_request_in(&dt->d->nl, buf, sizeof(buf),
+					      COAP_OFFLOAD_CMD_CONFIG_GET, 0),
 			   rules_cb, tc);
 	if (!err && !tc->have_rules)
 		err = -EPROTO;

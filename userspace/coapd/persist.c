@@ -463,12 +463,13 @@ static int get_cb(const struct nlmsghdr *nlh, void *data)
 /* One session's committed seq (0: none yet); -ENOENT when it is gone. */
 static int kernel_get(struct coapd *d, const char *token, uint64_t *highest)
 {
-	char buf[COAP_NL_BUF_SIZE];
+	char buf[COAP_NL_SESSION_REQ_SIZE];
 	struct nlmsghdr *nlh;
 	struct nlattr *nest;
 
 	*highest = 0;
-	nlh = coap_nl_request(&d->nl, buf, COAP_OFFLOAD_CMD_SESSION_GET, 0);
+	nlh = coap_nl_request_in(&d->nl, buf, sizeof(buf),
+				 COAP_OFFLOAD_CMD_SESSION_GET, 0);
 	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
 	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, strlen(token), token);
 	mnl_attr_nest_end(nlh, nest);
@@ -479,12 +480,14 @@ static int kernel_get(struct coapd *d, const char *token, uint64_t *highest)
 static int kernel_restore(struct coapd *d, const struct coap_session_record *s,
 			  uint32_t lifetime, uint64_t seq_offset)
 {
-	char buf[COAP_NL_BUF_SIZE];
+	/* Once per stored session at startup: not 32 KiB to clear each. */
+	char buf[COAP_NL_SESSION_REQ_SIZE];
 	struct nlmsghdr *nlh;
 	struct nlattr *nest;
 	int err;
 
-	nlh = coap_nl_request(&d->nl, buf, COAP_OFFLOAD_CMD_SESSION_NEW, 0);
+	nlh = coap_nl_request_in(&d->nl, buf, sizeof(buf),
+				 COAP_OFFLOAD_CMD_SESSION_NEW, 0);
 	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
 	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, strlen(s->token),
 		     s->token);

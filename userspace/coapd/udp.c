@@ -348,7 +348,8 @@ static int session_new(struct coapd *d, const char *token, const char *pk,
 		       const char *dn, enum coap_cipher cipher,
 		       const uint8_t *key, uint64_t seq_offset, bool separate)
 {
-	char buf[COAP_NL_BUF_SIZE];
+	/* A request's size, not 32 KiB to clear and wipe per /auth. */
+	char buf[COAP_NL_SESSION_REQ_SIZE];
 	struct nlmsghdr *nlh;
 	struct nlattr *nest;
 	int err;
@@ -358,11 +359,12 @@ static int session_new(struct coapd *d, const char *token, const char *pk,
 					      key, seq_offset,
 					      d->cfg.token_lifetime);
 	/*
-	 * libmnl 1.0.4 does not clear attribute padding: start from zeros so
-	 * that no stale stack bytes go to the kernel next to the key.
+	 * Cleared by coap_nl_request_in(): libmnl 1.0.4 does not clear
+	 * attribute padding, and no stale stack bytes may go to the kernel
+	 * next to the key.
 	 */
-	memset(buf, 0, sizeof(buf));
-	nlh = coap_nl_request(&d->nl, buf, COAP_OFFLOAD_CMD_SESSION_NEW, 0);
+	nlh = coap_nl_request_in(&d->nl, buf, sizeof(buf),
+				 COAP_OFFLOAD_CMD_SESSION_NEW, 0);
 	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
 	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, strlen(token), token);
 	mnl_attr_put_strz(nlh, COAP_OFFLOAD_SESSION_A_PRODUCT_KEY, pk);
@@ -393,7 +395,7 @@ static int session_new(struct coapd *d, const char *token, const char *pk,
 
 static void session_del(struct coapd *d, const char *token)
 {
-	char buf[COAP_NL_BUF_SIZE];
+	char buf[COAP_NL_SESSION_REQ_SIZE];
 	struct nlmsghdr *nlh;
 	struct nlattr *nest;
 	int err;
@@ -402,8 +404,8 @@ static void session_del(struct coapd *d, const char *token)
 		coapd_user_session_del(d->user, token);
 		return;
 	}
-	memset(buf, 0, sizeof(buf));
-	nlh = coap_nl_request(&d->nl, buf, COAP_OFFLOAD_CMD_SESSION_DEL, 0);
+	nlh = coap_nl_request_in(&d->nl, buf, sizeof(buf),
+				 COAP_OFFLOAD_CMD_SESSION_DEL, 0);
 	nest = mnl_attr_nest_start(nlh, COAP_OFFLOAD_A_SESSION);
 	mnl_attr_put(nlh, COAP_OFFLOAD_SESSION_A_TOKEN, strlen(token), token);
 	mnl_attr_nest_end(nlh, nest);

@@ -90,6 +90,13 @@ struct nlmsghdr *coap_nl_request(struct coap_nl *c, void *buf, uint8_t cmd,
 			  flags);
 }
 
+struct nlmsghdr *coap_nl_request_in(struct coap_nl *c, void *buf, size_t size,
+				    uint8_t cmd, uint16_t flags)
+{
+	return put_header_in(buf, size, c->family, cmd,
+			     COAP_OFFLOAD_GENL_VERSION, flags);
+}
+
 /* mnl_cb_run2() hands the same data to every callback: carry both. */
 struct talk {
 	struct coap_nl *c;
@@ -327,9 +334,8 @@ int coap_nl_message_confirm(struct coap_nl *c, uint64_t id)
 	char buf[128];
 	struct nlmsghdr *nlh;
 
-	nlh = put_header_in(buf, sizeof(buf), c->family,
-			    COAP_OFFLOAD_CMD_MESSAGE_CONFIRM,
-			    COAP_OFFLOAD_GENL_VERSION, 0);
+	nlh = coap_nl_request_in(c, buf, sizeof(buf),
+				 COAP_OFFLOAD_CMD_MESSAGE_CONFIRM, 0);
 	mnl_attr_put_u64(nlh, COAP_OFFLOAD_A_MESSAGE_ID, id);
 	return coap_nl_talk(c, nlh, NULL, NULL);
 }

@@ -16,6 +16,27 @@
 /* Big enough for any request and a batch of dump replies. */
 #define COAP_NL_BUF_SIZE	32768
 
+/*
+ * Big enough for a request about one session (SESSION_NEW, GET, DEL,
+ * REPLACE with every session attribute at its largest) or one without
+ * attributes, for the per-device paths: coap_nl_request_in() clears only
+ * the buffer it is given, and a grant wipes only that (it held the key),
+ * not 32 KiB three times for a request of 300 bytes. The answer is read
+ * into coap_nl_talk()'s own buffer (with NETLINK_CAP_ACK an error ACK does
+ * not echo the request anyway).
+ */
+#define COAP_NL_SESSION_REQ_SIZE	512
+#define COAP_NL__ATTR(len)	(MNL_ATTR_HDRLEN + MNL_ALIGN(len))
+_Static_assert(MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct genlmsghdr)) +
+	       MNL_ATTR_HDRLEN /* the session nest */ +
+	       COAP_NL__ATTR(COAP_OFFLOAD_TOKEN_MAX) +
+	       2 * COAP_NL__ATTR(COAP_OFFLOAD_IDENTITY_MAX + 1) +
+	       COAP_NL__ATTR(COAP_OFFLOAD_KEY_LEN) +
+	       2 * COAP_NL__ATTR(sizeof(uint64_t)) +	/* seq offset, spare */
+	       8 * COAP_NL__ATTR(sizeof(uint32_t))	/* the u32/u8 ones */
+	       <= COAP_NL_SESSION_REQ_SIZE,
+	       "COAP_NL_SESSION_REQ_SIZE too small for a session request");
+
 struct coap_nl {
 	struct mnl_socket *nl;
 	uint16_t family;
@@ -43,6 +64,14 @@ int coap_nl_join(struct coap_nl *c, uint32_t group);
 /* Start a request in buf (COAP_NL_BUF_SIZE bytes) for cmd. */
 struct nlmsghdr *coap_nl_request(struct coap_nl *c, void *buf, uint8_t cmd,
 				 uint16_t flags);
+
+/*
+ * The same in a buffer of size bytes (cleared: libmnl leaves attribute
+ * padding as it finds it). The caller keeps what it puts within size
+ * (e.g. COAP_NL_SESSION_REQ_SIZE for one session's attributes).
+ */
+struct nlmsghdr *coap_nl_request_in(struct coap_nl *c, void *buf, size_t size,
+				    uint8_t cmd, uint16_t flags);
 
 /*
  * Send a request and run cb (may be NULL) on each reply message until the
