@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -102,6 +103,8 @@ const char *coap_proto_cipher_name(enum coap_cipher cipher)
  * SSL_get_error() in the daemon's DTLS code report SSL_ERROR_SSL.
  */
 
+static const EVP_MD *proto_md_sha256(void);
+
 int coap_proto_session_key(const char *device_secret, const char *random_hex,
 			   uint8_t key[COAP_PROTO_KEY_LEN])
 {
@@ -120,7 +123,7 @@ int coap_proto_session_key(const char *device_secret, const char *random_hex,
 		goto out;
 	}
 	/* Fed in pieces: no copy of the secret to allocate and wipe. */
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	if (EVP_DigestInit_ex(ctx, proto_md_sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(ctx, device_secret, strlen(device_secret)) != 1 ||
 	    EVP_DigestUpdate(ctx, ",", 1) != 1 ||
 	    EVP_DigestUpdate(ctx, random_hex, strlen(random_hex)) != 1 ||
@@ -137,6 +140,93 @@ out:
 }
 
 /*
+ * OpenSSL 3 looks HMAC up by name in EVP_MAC_fetch() and the digest in
+ * every EVP_MAC_init() given its name: most of an HMAC's time on a short
+ * input, i.e. of each /auth's sign check. An unkeyed HMAC context per
+ * digest is made once (it holds no key: nothing to wipe) and duplicated for
+ * each HMAC; a digest without one (e.g. a provider without MD5) takes the
+ * lookups every time, as before.
+ */
+static const char *const proto_hmac_digests[] = { "MD5", "SHA1", "SHA256" };
+static EVP_MAC_CTX *proto_hmac_tmpl[3];
+/* The same for SHA-256 (session keys): fetched once, not per digest. */
+static EVP_MD *proto_sha256;
+static pthread_once_t proto_hmac_once = PTHREAD_ONCE_INIT;
+
+static EVP_MAC_CTX *proto_hmac_new(EVP_MAC *hmac, const char *digest,
+				   const char *key)
+{
+	OSSL_PARAM params[2];
+	EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac);
+
+	if (!ctx)
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+						     (char *)digest, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((key ? EVP_MAC_init(ctx, (const unsigned char *)key, strlen(key),
+				params) :
+		   EVP_MAC_CTX_set_params(ctx, params)) != 1) {
+		EVP_MAC_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+static void proto_hmac_setup(void)
+{
+	EVP_MAC *hmac;
+	size_t i;
+
+	ERR_set_mark();
+	hmac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+	for (i = 0; hmac && i < sizeof(proto_hmac_tmpl) /
+				sizeof(proto_hmac_tmpl[0]); i++)
+		proto_hmac_tmpl[i] = proto_hmac_new(hmac, proto_hmac_digests[i],
+						    NULL);
+	/* The contexts hold their own references. */
+	EVP_MAC_free(hmac);
+	proto_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	ERR_pop_to_mark();
+}
+
+static const EVP_MD *proto_md_sha256(void)
+{
+	pthread_once(&proto_hmac_once, proto_hmac_setup);
+	return proto_sha256 ? proto_sha256 : EVP_sha256();
+}
+
+/* A context for digest keyed with key, or NULL. */
+static EVP_MAC_CTX *proto_hmac_keyed(const char *digest, const char *key)
+{
+	EVP_MAC_CTX *ctx = NULL;
+	EVP_MAC *hmac;
+	size_t i;
+
+	pthread_once(&proto_hmac_once, proto_hmac_setup);
+	for (i = 0; i < sizeof(proto_hmac_tmpl) / sizeof(proto_hmac_tmpl[0]);
+	     i++) {
+		if (!proto_hmac_tmpl[i] || strcmp(digest, proto_hmac_digests[i]))
+			continue;
+		ctx = EVP_MAC_CTX_dup(proto_hmac_tmpl[i]);
+		if (ctx && EVP_MAC_init(ctx, (const unsigned char *)key,
+					strlen(key), NULL) != 1) {
+			EVP_MAC_CTX_free(ctx);
+			ctx = NULL;
+		}
+		if (ctx)
+			return ctx;
+		break;
+	}
+	hmac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+	if (!hmac)
+		return NULL;
+	ctx = proto_hmac_new(hmac, digest, key);
+	EVP_MAC_free(hmac);
+	return ctx;
+}
+
+/*
  * HMAC over the concatenation of parts, keyed with the NUL-terminated key,
  * into mac[mac_len] (mac_len must be the digest's length).
  */
@@ -144,26 +234,13 @@ static int proto_hmac(const char *digest, const char *key,
 		      const char *const *parts, size_t nparts,
 		      uint8_t *mac, size_t mac_len)
 {
-	EVP_MAC_CTX *ctx = NULL;
-	OSSL_PARAM params[2];
-	EVP_MAC *hmac;
+	EVP_MAC_CTX *ctx;
 	size_t i, outl = 0;
 	int ret = -EIO;
 
 	ERR_set_mark();
-	hmac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
-	if (!hmac)
-		goto out;
-	ctx = EVP_MAC_CTX_new(hmac);
-	if (!ctx) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-						     (char *)digest, 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if (EVP_MAC_init(ctx, (const unsigned char *)key, strlen(key),
-			 params) != 1)
+	ctx = proto_hmac_keyed(digest, key);
+	if (!ctx)
 		goto out;
 	for (i = 0; i < nparts; i++)
 		if (EVP_MAC_update(ctx, (const unsigned char *)parts[i],
@@ -175,7 +252,6 @@ static int proto_hmac(const char *digest, const char *key,
 out:
 	/* Frees the keyed HMAC state, which OpenSSL wipes. */
 	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(hmac);
 	ERR_pop_to_mark();
 	return ret;
 }
