@@ -58,6 +58,20 @@ rows() {
 	sqlite3 -cmd '.timeout 5000' -separator ' ' "$db" \
 		'SELECT device_name, seq_highest FROM sessions ORDER BY device_name'
 }
+# stored_seq_is_last OUT LABEL: devA's seq in the registry becomes the
+# highest seq answered 2.05 in the publish output OUT (coapd writes it with
+# its next tick: wait up to 5 s); one result, named by LABEL, says so.
+stored_seq_is_last() {
+	local out=$1 label=$2 last stored=
+	last=$(sed -n 's/^publish \([0-9]*\) .*: 2\.05 id .*/\1/p' "$out" | sort -n | tail -n 1)
+	for _ in $(seq 50); do
+		stored=$(rows | sed -n 's/^devA //p')
+		[ "$stored" = "$last" ] && break
+		sleep 0.1
+	done
+	[ -n "$last" ] && [ "$stored" = "$last" ]
+	result $? "$label: its stored seq is the last one it published ($last, stored $stored)"
+}
 sessions() { # the kernel's of $pk (earlier scripts leave theirs), without
 	# counters: token pk dn cipher offset
 	"$coapctl" -j session list --show-tokens | python3 -c '
@@ -140,15 +154,7 @@ result $? "the registry holds the two sessions"
 # The seq stored for devA is the last it published: coapd takes it from
 # the delivered messages (and, after the SIGKILL, from the kernel's table),
 # and writes it with its next tick.
-lastA=$(sed -n 's/^publish \([0-9]*\) .*: 2\.05 id .*/\1/p' "$work/pubA1.out" | sort -n | tail -n 1)
-stored=
-for _ in $(seq 50); do
-	stored=$(rows | sed -n 's/^devA //p')
-	[ "$stored" = "$lastA" ] && break
-	sleep 0.1
-done
-[ -n "$lastA" ] && [ "$stored" = "$lastA" ]
-result $? "devA's stored seq is the last one it published ($lastA, stored $stored)"
+stored_seq_is_last "$work/pubA1.out" "devA's session"
 
 # An operator deletes devF's session while coapd runs: the module announces
 # it, and its row leaves the registry with coapd's next tick (within a few
@@ -265,15 +271,7 @@ show "$work/pubA2.out" "$work/pubB2.out"
 result $status "the old tokens work after the module reload (no /auth)"
 
 # The restored sessions' seqs are recorded as before the reload.
-lastA=$(sed -n 's/^publish \([0-9]*\) .*: 2\.05 id .*/\1/p' "$work/pubA2.out" | sort -n | tail -n 1)
-stored=
-for _ in $(seq 50); do
-	stored=$(rows | sed -n 's/^devA //p')
-	[ "$stored" = "$lastA" ] && break
-	sleep 0.1
-done
-[ -n "$lastA" ] && [ "$stored" = "$lastA" ]
-result $? "devA's restored session: its stored seq is the last one it published ($lastA, stored $stored)"
+stored_seq_is_last "$work/pubA2.out" "devA's restored session"
 
 # devA's highest accepted seq before the reload, again with a fresh MID.
 dev devA publish 1 replay 0 "$last" >"$work/replay.out" 2>&1
