@@ -72,6 +72,15 @@ $(BUILD)/unit/test_tokenset: tests/unit/test_tokenset.c \
 	$(CC) $(TEST_CFLAGS) -Iuserspace/coapd $< userspace/coapd/tokenset.c \
 		-o $@
 
+# coapd's one-pass parser of delivered messages, against the libmnl walk
+# it replaces.
+$(BUILD)/unit/test_msgparse: tests/unit/test_msgparse.c \
+		userspace/coapd/msgparse.c userspace/coapd/msgparse.h \
+		userspace/coapd/coapd.h include/uapi/linux/coap_offload.h
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -Iuserspace/lib -Iuserspace/coapd $< \
+		userspace/coapd/msgparse.c -lmnl -o $@
+
 # coapd's JSON line writer, against json-c (the reference it replaces).
 $(BUILD)/unit/test_jsonline: tests/unit/test_jsonline.c \
 		userspace/coapd/jsonline.c userspace/coapd/jsonline.h

@@ -37,6 +37,7 @@
 
 #include "coapd.h"
 #include "jsonline.h"
+#include "msgparse.h"
 
 /* Stop draining after this many datagrams to let the UDP sockets run too. */
 #define CONSUMER_BUDGET		64
@@ -342,75 +343,6 @@ static bool offer(struct coapd *d, const struct coapd_message *m,
 	return *taken == k->enabled;
 }
 
-/* Parse the module's message into m (pointing into nlh). 0 or -EBADMSG. */
-static int message_parse(const struct nlmsghdr *nlh, struct coapd_message *m)
-{
-	const struct nlattr *tb[COAP_OFFLOAD_MESSAGE_A_MAX + 1];
-	const struct nlattr *nest, *a;
-	static const int strs[] = {
-		COAP_OFFLOAD_MESSAGE_A_PRODUCT_KEY,
-		COAP_OFFLOAD_MESSAGE_A_DEVICE_NAME, COAP_OFFLOAD_MESSAGE_A_TOPIC,
-	};
-	static const int u64s[] = {
-		COAP_OFFLOAD_MESSAGE_A_ID, COAP_OFFLOAD_MESSAGE_A_TIME,
-		COAP_OFFLOAD_MESSAGE_A_SEQ,
-	};
-	size_t i;
-
-	nest = coap_nl_attr(nlh, COAP_OFFLOAD_A_MESSAGE);
-	if (!nest || coap_nl_parse_nested(nest, tb, COAP_OFFLOAD_MESSAGE_A_MAX))
-		return -EBADMSG;
-	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-		if (!tb[strs[i]] ||
-		    mnl_attr_validate(tb[strs[i]], MNL_TYPE_NUL_STRING))
-			return -EBADMSG;
-	for (i = 0; i < sizeof(u64s) / sizeof(u64s[0]); i++)
-		if (!tb[u64s[i]] || mnl_attr_validate(tb[u64s[i]], MNL_TYPE_U64))
-			return -EBADMSG;
-	*m = (struct coapd_message){
-		.id = mnl_attr_get_u64(tb[COAP_OFFLOAD_MESSAGE_A_ID]),
-		.time = mnl_attr_get_u64(tb[COAP_OFFLOAD_MESSAGE_A_TIME]),
-		.seq = mnl_attr_get_u64(tb[COAP_OFFLOAD_MESSAGE_A_SEQ]),
-		.product_key = mnl_attr_get_str(tb[COAP_OFFLOAD_MESSAGE_A_PRODUCT_KEY]),
-		.device_name = mnl_attr_get_str(tb[COAP_OFFLOAD_MESSAGE_A_DEVICE_NAME]),
-		.topic = mnl_attr_get_str(tb[COAP_OFFLOAD_MESSAGE_A_TOPIC]),
-		.payload = (const uint8_t *)"",
-		.has_seq = true,
-		.from_module = true,
-	};
-	a = tb[COAP_OFFLOAD_MESSAGE_A_REDELIVERED];
-	m->redelivered = a && !mnl_attr_validate(a, MNL_TYPE_U8) &&
-			 mnl_attr_get_u8(a);
-	a = tb[COAP_OFFLOAD_MESSAGE_A_PAYLOAD];
-	if (a) {
-		m->payload = mnl_attr_get_payload(a);
-		m->payload_len = mnl_attr_get_payload_len(a);
-	}
-	a = tb[COAP_OFFLOAD_MESSAGE_A_PEER];
-	if (a) {
-		m->peer = mnl_attr_get_payload(a);
-		m->peer_len = mnl_attr_get_payload_len(a);
-	}
-	/* ackMode 1: what the separate response needs. */
-	m->separate = !!tb[COAP_OFFLOAD_MESSAGE_A_SEPARATE];
-	a = tb[COAP_OFFLOAD_MESSAGE_A_COAP_TOKEN];
-	if (a) {
-		m->coap_token = mnl_attr_get_payload(a);
-		m->coap_token_len = mnl_attr_get_payload_len(a);
-	}
-	a = tb[COAP_OFFLOAD_MESSAGE_A_LOCAL];
-	if (a) {
-		m->local = mnl_attr_get_payload(a);
-		m->local_len = mnl_attr_get_payload_len(a);
-	}
-	a = tb[COAP_OFFLOAD_MESSAGE_A_TOKEN];
-	if (a) {
-		m->token = mnl_attr_get_payload(a);
-		m->token_len = mnl_attr_get_payload_len(a);
-	}
-	return 0;
-}
-
 /* Keep a copy of m until every sink took it; taken: those that did. */
 static int hold(struct coapd *d, const struct coapd_message *m,
 		unsigned int taken)
@@ -468,31 +400,60 @@ static bool retry_held(struct coapd *d)
 	return true;
 }
 
-static int message_cb(const struct nlmsghdr *nlh, void *data)
+/*
+ * A netlink control message on the consumer socket: what mnl_cb_run() did
+ * with it before (an error is logged unless ENOENT; the rest is ignored).
+ */
+static void consumer_control(const struct nlmsghdr *nlh)
 {
-	struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
-	struct coapd_message m;
-	struct coapd *d = data;
-	unsigned int taken = 0;
+	const struct nlmsgerr *e = NLMSG_DATA(nlh);
+	int err;
 
-	if (g->cmd != COAP_OFFLOAD_CMD_MESSAGE)
-		return MNL_CB_OK;
-	if (message_parse(nlh, &m)) {
+	if (nlh->nlmsg_type != NLMSG_ERROR)
+		return;
+	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+		err = EBADMSG;
+	else
+		err = e->error < 0 ? -e->error : e->error;
+	if (err && err != ENOENT)
+		coapd_log(LOG_WARNING, "consumer: %s", strerror(err));
+}
+
+/* One netlink message of the datagram (len bytes readable at nlh). */
+static void consume_message(struct coapd *d, const struct nlmsghdr *nlh,
+			    size_t len)
+{
+	struct coapd_message m;
+	unsigned int taken = 0;
+	int err;
+
+	/* mnl_cb_run()'s order: an interrupted dump, then control messages. */
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) {
+		coapd_log(LOG_WARNING, "consumer: %s", strerror(EINTR));
+		return;
+	}
+	if (nlh->nlmsg_type < NLMSG_MIN_TYPE) {
+		consumer_control(nlh);
+		return;
+	}
+	err = coapd_message_parse(nlh, len, &m);
+	if (err == -ENOMSG)
+		return;
+	if (err) {
 		coapd_log(LOG_ERR, "consumer: a message without its attributes: dropped");
 		/* One bad message must not stop the others in the same batch. */
-		return MNL_CB_OK;
+		return;
 	}
 	/* Its session's seq, persisted with the next tick. */
 	coapd_persist_delivered(d, m.token, m.token_len, m.seq);
 	if (offer(d, &m, &taken)) {
 		delivered(d, &m);
-		return MNL_CB_OK;
+		return;
 	}
 	/* The device has its 2.05: out of memory here loses it (logged). */
 	if (hold(d, &m, taken))
 		coapd_log(LOG_ERR, "consumer: out of memory: message %llu lost",
 			  (unsigned long long)m.id);
-	return MNL_CB_OK;
 }
 
 int coapd_sink_deliver(struct coapd *d, const struct coapd_message *m)
@@ -545,7 +506,9 @@ static void consume_datagram(struct coapd *d)
 	while (!k->held && k->rx_off < k->rx_len) {
 		nlh = (const struct nlmsghdr *)(k->rx + k->rx_off);
 		left = k->rx_len - k->rx_off;
-		if (!mnl_nlmsg_ok(nlh, left)) {
+		/* mnl_nlmsg_ok(), without a library call per message. */
+		if (left < sizeof(*nlh) || nlh->nlmsg_len < sizeof(*nlh) ||
+		    nlh->nlmsg_len > left) {
 			coapd_log(LOG_WARNING, "consumer: %zu bytes that are no netlink message: dropped",
 				  left);
 			break;
@@ -555,9 +518,7 @@ static void consume_datagram(struct coapd *d)
 			len = left;
 		/* Past it before it is offered: a held one is copied. */
 		k->rx_off += len;
-		if (mnl_cb_run(nlh, len, 0, 0, message_cb, d) < 0 &&
-		    errno != ENOENT)
-			coapd_log(LOG_WARNING, "consumer: %s", strerror(errno));
+		consume_message(d, nlh, nlh->nlmsg_len);
 	}
 	if (!k->held)
 		k->rx_len = k->rx_off = 0;
