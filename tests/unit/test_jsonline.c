@@ -4,8 +4,9 @@
  * byte for byte what json-c printed before for the same message (the old
  * sink code is the reference here), on fixed cases and on a seeded spray of
  * hostile strings and payloads (every control character, quotes,
- * backslashes, '/', DEL, bytes >= 0x80, broken and overlong UTF-8), and
- * never past coapd_json_line_max().
+ * backslashes, '/', DEL, bytes >= 0x80, broken and overlong UTF-8), at
+ * every position across the eight-byte words the writer reads at a time,
+ * and never past coapd_json_line_max().
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -18,6 +19,50 @@
 
 #include "kselftest_harness.h"
 #include "jsonline.h"
+
+/* coapd_json_text_ok() as it was, byte by byte: the reference for its
+ * eight-bytes-at-a-time version.
+ */
+static bool ref_text_ok(const uint8_t *s, size_t len)
+{
+	size_t i = 0, n, k;
+	uint32_t cp;
+
+	while (i < len) {
+		uint8_t c = s[i];
+
+		if (c == 0)
+			return false;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (len - i <= n)
+			return false;
+		for (k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
 
 /* The sink's former json_line(), on json-c. */
 static int ref_str(struct json_object *o, const char *key, const char *s,
@@ -49,7 +94,7 @@ static char *ref_line(const struct coapd_json_fields *f, size_t *len)
 	      ref_str(o, "productKey", f->product_key, strlen(f->product_key)) ||
 	      ref_str(o, "deviceName", f->device_name, strlen(f->device_name)) ||
 	      ref_str(o, "topic", f->topic, strlen(f->topic));
-	if (!err && coapd_json_text_ok(p, f->payload_len)) {
+	if (!err && ref_text_ok(p, f->payload_len)) {
 		err = ref_str(o, "payload", (const char *)p, f->payload_len);
 	} else if (!err) {
 		b64 = malloc((f->payload_len + 2) / 3 * 4 + 1);
@@ -92,7 +137,9 @@ static int same(struct __test_metadata *_metadata,
 	out[max] = 0x5a;
 	len = coapd_json_line(f, out);
 	ok = len <= max && out[max] == 0x5a && len == ref_len &&
-	     !memcmp(out, ref, len);
+	     !memcmp(out, ref, len) &&
+	     coapd_json_text_ok(f->payload, f->payload_len) ==
+	     ref_text_ok(f->payload, f->payload_len);
 	if (!ok)
 		TH_LOG("json-c: %.*s\nours:   %.*s", (int)ref_len, ref,
 		       (int)(len <= max ? len : max), out);
@@ -176,6 +223,86 @@ TEST(utf8_edges)
 		f.topic = cases[i];
 		EXPECT_TRUE(same(_metadata, &f));
 	}
+}
+
+/*
+ * Strings and payloads are read eight bytes at a time: each byte that needs
+ * care (escaped, not ASCII, NUL, or just past such a value) at every
+ * position of every length across three words, alone and next to a second
+ * one, and a UTF-8 sequence across each word boundary.
+ */
+TEST(word_boundaries)
+{
+	static const uint8_t hot[] = {
+		0x00, 0x01, 0x08, 0x0a, 0x1f, 0x20, 0x21, '"', '\\', '/',
+		0x5b, 0x5d, 0x7e, 0x7f, 0x80, 0xbf, 0xc3, 0xe2, 0xf0, 0xff,
+	};
+	static const char *const seqs[] = {
+		"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xed\xa0\x80",
+	};
+	char str[32];
+	uint8_t payload[32];
+	struct coapd_json_fields f = {
+		.id = 5, .product_key = str, .device_name = str, .topic = str,
+		.payload = payload, .peer = str, .time = 6, .has_seq = true,
+	};
+	size_t len, pos, h, h2, q;
+	int bad = 0;
+
+	for (len = 1; len <= 24; len++)
+		for (pos = 0; pos < len; pos++)
+			for (h = 0; h < sizeof(hot); h++) {
+				memset(str, 'a', len);
+				memset(payload, 'a', len);
+				str[len] = '\0';
+				payload[pos] = hot[h];
+				/* A NUL would end the string early. */
+				str[pos] = hot[h] ? hot[h] : 'b';
+				f.payload_len = len;
+				bad += !same(_metadata, &f);
+				/* A second one, a word further or right after. */
+				h2 = (h * 7 + pos) % sizeof(hot);
+				q = (pos + (len & 1 ? 1 : 8)) % len;
+				payload[q] = hot[h2];
+				str[q] = hot[h2] ? hot[h2] : 'c';
+				bad += !same(_metadata, &f);
+			}
+	for (h = 0; h < sizeof(seqs) / sizeof(seqs[0]); h++)
+		for (pos = 0; pos + strlen(seqs[h]) <= 24; pos++) {
+			memset(payload, 'a', 24);
+			memcpy(payload + pos, seqs[h], strlen(seqs[h]));
+			memcpy(str, payload, 24);
+			str[24] = '\0';
+			f.payload_len = 24;
+			bad += !same(_metadata, &f);
+			/* Cut inside the sequence: not text. */
+			f.payload_len = pos + 1;
+			bad += !same(_metadata, &f);
+		}
+	EXPECT_EQ(0, bad);
+}
+
+/* Numbers are written by digit count: each side of every power of ten. */
+TEST(number_digit_counts)
+{
+	struct coapd_json_fields f = {
+		.product_key = "p", .device_name = "d", .topic = "/t",
+		.payload = (const uint8_t *)"x", .payload_len = 1,
+		.has_seq = true,
+	};
+	uint64_t p = 1;
+	int i, d, bad = 0;
+
+	for (i = 0; i < 20; i++, p *= 10)
+		for (d = -1; d <= 1; d++) {
+			f.id = p + d;
+			f.time = UINT64_MAX - p + d;
+			f.seq = (p + d) / 2;
+			bad += !same(_metadata, &f);
+		}
+	f.id = f.time = f.seq = UINT64_MAX;
+	bad += !same(_metadata, &f);
+	EXPECT_EQ(0, bad);
 }
 
 /* Bytes weighted toward the ones that need care. */
