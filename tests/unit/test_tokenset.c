@@ -49,6 +49,45 @@ TEST(by_length_and_idempotent)
 	coapd_tokenset_free(&t);
 }
 
+/*
+ * persist.c hashes each delivered token once, for the set and its seq map,
+ * and finds a NUL in it in the same pass: FNV-1a's published values, a NUL
+ * at every position, and the set asked by hash as by token.
+ */
+TEST(fnv_nul_and_by_hash)
+{
+	struct coapd_tokenset t = { 0 };
+	char buf[64];
+	size_t len, pos;
+	bool nul = true;
+	unsigned int i;
+
+	EXPECT_EQ(0xcbf29ce484222325ULL, coapd_token_fnv("", 0, &nul));
+	EXPECT_FALSE(nul);
+	EXPECT_EQ(0xaf63dc4c8601ec8cULL, coapd_token_fnv("a", 1, NULL));
+	EXPECT_EQ(0x85944171f73967e8ULL, coapd_token_fnv("foobar", 6, &nul));
+	EXPECT_FALSE(nul);
+	for (len = 1; len <= sizeof(buf); len++)
+		for (pos = 0; pos < len; pos++) {
+			memset(buf, 'k', len);
+			buf[pos] = '\0';
+			nul = false;
+			coapd_token_fnv(buf, len, &nul);
+			EXPECT_TRUE(nul);
+		}
+	for (i = 0; i < 3000; i += 2)
+		ASSERT_EQ(0, coapd_tokenset_add(&t, buf, tok(buf, i)));
+	for (i = 0; i < 3000; i++) {
+		len = tok(buf, i);
+		EXPECT_EQ(coapd_tokenset_has(&t, buf, len),
+			  coapd_tokenset_has_fnv(&t, coapd_token_fnv(buf, len,
+								     &nul)));
+		EXPECT_EQ(!(i & 1), coapd_tokenset_has(&t, buf, len));
+		EXPECT_FALSE(nul);
+	}
+	coapd_tokenset_free(&t);
+}
+
 /* Grows past several doublings, shrinks by deletes, against a model. */
 TEST(random_against_model)
 {

@@ -156,14 +156,6 @@ static size_t hash_str(const char *s)
 	return h;
 }
 
-static uint64_t hash_mem(const char *p, size_t len)
-{
-	uint64_t h = 14695981039346656037ULL;
-
-	while (len--)
-		h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
-	return h;
-}
 
 /* A session with a registry row, from now on. */
 static void rows_note(struct coapd_persist *p, const char *token)
@@ -175,10 +167,11 @@ static void rows_note(struct coapd_persist *p, const char *token)
 	}
 }
 
+/* The token's slot; h: its coapd_token_fnv(). */
 static uint32_t *seq_slot(const struct seq_map *m, uint32_t *slot, size_t cap,
-			  const char *token, size_t len)
+			  const char *token, size_t len, uint64_t h)
 {
-	size_t i = (size_t)hash_mem(token, len) & (cap - 1);
+	size_t i = (size_t)h & (cap - 1);
 	const struct seq_entry *e;
 
 	for (; slot[i]; i = (i + 1) & (cap - 1)) {
@@ -213,22 +206,24 @@ static int seq_grow(struct seq_map *m)
 	if (!slot)
 		return -ENOMEM;
 	for (i = 0; i < m->n; i++)
-		*seq_slot(m, slot, cap, m->e[i].token, m->e[i].len) = i + 1;
+		*seq_slot(m, slot, cap, m->e[i].token, m->e[i].len,
+			  coapd_token_fnv(m->e[i].token, m->e[i].len, NULL)) =
+			i + 1;
 	free(m->slot);
 	m->slot = slot;
 	m->cap = cap;
 	return 0;
 }
 
-/* Remember the highest seq of the session token (len bytes). */
+/* Remember the highest seq of the session token (len bytes, hash h). */
 static int seq_note(struct seq_map *m, const char *token, size_t len,
-		    uint64_t seq)
+		    uint64_t h, uint64_t seq)
 {
 	struct seq_entry *e;
 	uint32_t *slot;
 
 	if (m->cap) {
-		slot = seq_slot(m, m->slot, m->cap, token, len);
+		slot = seq_slot(m, m->slot, m->cap, token, len, h);
 		if (*slot) {
 			e = &m->e[*slot - 1];
 			if (seq > e->seq)
@@ -238,7 +233,7 @@ static int seq_note(struct seq_map *m, const char *token, size_t len,
 	}
 	if (seq_grow(m))
 		return -ENOMEM;
-	slot = seq_slot(m, m->slot, m->cap, token, len);
+	slot = seq_slot(m, m->slot, m->cap, token, len, h);
 	e = &m->e[m->n];
 	e->seq = seq;
 	e->len = len;
@@ -753,12 +748,18 @@ void coapd_persist_delivered(struct coapd *d, const char *token,
 			     size_t token_len, uint64_t seq)
 {
 	struct coapd_persist *p = d->persist;
+	bool nul = false;
+	uint64_t h = 0;
 
 	if (!p)
 		return;
-	/* A module without the token attribute, or a mangled one. */
-	if (!token || !token_len || token_len > COAP_OFFLOAD_TOKEN_MAX ||
-	    memchr(token, '\0', token_len)) {
+	/*
+	 * A module without the token attribute, or a mangled one. The hash
+	 * serves the row set and the seq map, and its pass finds a NUL.
+	 */
+	if (token && token_len && token_len <= COAP_OFFLOAD_TOKEN_MAX)
+		h = coapd_token_fnv(token, token_len, &nul);
+	if (!token || !token_len || token_len > COAP_OFFLOAD_TOKEN_MAX || nul) {
 		/* coapd and the module come from one tree: not expected. */
 		if (!p->no_token)
 			coapd_log(LOG_ERR, "sessions: a delivered message without a valid session token: its seq is not recorded (a module reload may accept it again)");
@@ -766,9 +767,9 @@ void coapd_persist_delivered(struct coapd *d, const char *token,
 		return;
 	}
 	/* No row to raise (a static session): nothing to write. */
-	if (!p->rows_unknown && !coapd_tokenset_has(&p->rows, token, token_len))
+	if (!p->rows_unknown && !coapd_tokenset_has_fnv(&p->rows, h))
 		return;
-	if (seq_note(&p->seqs, token, token_len, seq) && !p->sweep) {
+	if (seq_note(&p->seqs, token, token_len, h, seq) && !p->sweep) {
 		/* Lost only the seq update: the sweep reads it back. */
 		coapd_log(LOG_WARNING, "sessions: out of memory: reading every session's seq back from the kernel");
 		p->sweep = true;

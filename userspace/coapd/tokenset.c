@@ -5,14 +5,29 @@
 
 #include "tokenset.h"
 
-/* FNV-1a; 0 marks a free slot, so a token never hashes to it. */
-static uint64_t token_hash(const char *p, size_t len)
+uint64_t coapd_token_fnv(const char *p, size_t len, bool *nul)
 {
 	uint64_t h = 14695981039346656037ULL;
+	bool zero = false;
 
-	while (len--)
+	while (len--) {
+		zero |= !*p;
 		h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
-	return h ? h : 1;
+	}
+	if (nul)
+		*nul = zero;
+	return h;
+}
+
+/* 0 marks a free slot, so a token never hashes to it. */
+static uint64_t key(uint64_t fnv)
+{
+	return fnv ? fnv : 1;
+}
+
+static uint64_t token_hash(const char *p, size_t len)
+{
+	return key(coapd_token_fnv(p, len, NULL));
 }
 
 static size_t home(uint64_t h, size_t cap)
@@ -57,10 +72,15 @@ int coapd_tokenset_add(struct coapd_tokenset *t, const char *token,
 	return 0;
 }
 
+bool coapd_tokenset_has_fnv(const struct coapd_tokenset *t, uint64_t fnv)
+{
+	return t->cap && t->h[slot(t->h, t->cap, key(fnv))];
+}
+
 bool coapd_tokenset_has(const struct coapd_tokenset *t, const char *token,
 			size_t len)
 {
-	return t->cap && t->h[slot(t->h, t->cap, token_hash(token, len))];
+	return coapd_tokenset_has_fnv(t, coapd_token_fnv(token, len, NULL));
 }
 
 void coapd_tokenset_del(struct coapd_tokenset *t, const char *token,

@@ -23,6 +23,14 @@ int coapd_tokenset_add(struct coapd_tokenset *t, const char *token,
 		       size_t len);
 bool coapd_tokenset_has(const struct coapd_tokenset *t, const char *token,
 			size_t len);
+/*
+ * How the set hashes a token: FNV-1a, 64 bits. A caller that hashes the
+ * token anyway (persist.c, once per delivered message, for its seq map
+ * too) asks with the hash: the same answer as coapd_tokenset_has(). In
+ * the same pass, *nul (unless NULL) tells whether the token holds a NUL.
+ */
+uint64_t coapd_token_fnv(const char *token, size_t len, bool *nul);
+bool coapd_tokenset_has_fnv(const struct coapd_tokenset *t, uint64_t fnv);
 void coapd_tokenset_del(struct coapd_tokenset *t, const char *token,
 			size_t len);
 void coapd_tokenset_free(struct coapd_tokenset *t);
