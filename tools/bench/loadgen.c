@@ -421,25 +421,75 @@ static unsigned int token_index(const struct coap_msg *m)
 	return ntohl(index);
 }
 
-/*
- * The answer (a grant or not) to one of setup_auth()'s devices: false for a
- * datagram that is none (malformed, unknown token, a duplicate).
- */
-static bool auth_answer(const uint8_t *in, size_t len, unsigned int *ok,
-			unsigned int *done, unsigned int *in_flight)
+/* An epoll instance watching every device socket for answers. */
+static int sockets_epoll(void)
 {
+	int epfd = epoll_create1(0);
+	unsigned int s;
+
+	if (epfd < 0)
+		die("epoll_create1");
+	for (s = 0; s < opt.sockets; s++) {
+		struct epoll_event ev = { .events = EPOLLIN,
+					  .data.ptr = &socks[s] };
+
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, socks[s].fd, &ev))
+			die("epoll_ctl");
+	}
+	return epfd;
+}
+
+/*
+ * Read every datagram waiting on fd, BATCH per recvmmsg(), handing each to
+ * take(); returns how many were read.
+ */
+static unsigned int drain(int fd, void (*take)(const uint8_t *, size_t, void *),
+			  void *arg)
+{
+	static uint8_t in[BATCH][COAP_MAX_MESSAGE];
+	struct mmsghdr mm[BATCH];
+	struct iovec iov[BATCH];
+	unsigned int got = 0;
+	int i, r;
+
+	do {
+		for (i = 0; i < BATCH; i++) {
+			iov[i] = (struct iovec){ in[i], sizeof(in[i]) };
+			mm[i] = (struct mmsghdr){ .msg_hdr = {
+				.msg_iov = &iov[i], .msg_iovlen = 1 } };
+		}
+		r = recvmmsg(fd, mm, BATCH, MSG_DONTWAIT, NULL);
+		for (i = 0; i < r; i++)
+			take(in[i], mm[i].msg_len, arg);
+		got += r > 0 ? r : 0;
+	} while (r == BATCH);
+	return got;
+}
+
+struct auth_progress {
+	unsigned int ok, done, in_flight;
+	double last_answer;
+};
+
+/*
+ * The answer (a grant or not) to one of setup_auth()'s devices; a datagram
+ * that is none (malformed, unknown token, a duplicate) is ignored.
+ */
+static void auth_answer(const uint8_t *in, size_t len, void *arg)
+{
+	struct auth_progress *a = arg;
 	struct coap_msg m;
 	unsigned int idx;
 
 	if (coap_parse(in, len, &m))
-		return false;
+		return;
 	idx = token_index(&m);
 	if (idx >= opt.devices || devs[idx].ready)
-		return false;
-	*ok += take_grant(idx, &m);
-	(*done)++;
-	(*in_flight)--;
-	return true;
+		return;
+	a->ok += take_grant(idx, &m);
+	a->done++;
+	a->in_flight--;
+	a->last_answer = now();
 }
 
 /*
@@ -450,29 +500,18 @@ static bool auth_answer(const uint8_t *in, size_t len, unsigned int *ok,
  */
 static void setup_auth(void)
 {
-	uint8_t pkt[COAP_MAX_MESSAGE], in[BATCH][COAP_MAX_MESSAGE];
-	unsigned int next = 0, done = 0, ok = 0, in_flight = 0, s;
+	uint8_t pkt[COAP_MAX_MESSAGE];
+	struct auth_progress a = { 0 };
 	struct epoll_event ev[64];
-	struct mmsghdr mm[BATCH];
-	struct iovec iov[BATCH];
-	double t0, t, last_answer;
-	int i, e, n, r, epfd;
+	unsigned int next = 0;
+	int e, n, epfd = sockets_epoll();
+	double t0, t;
 
-	epfd = epoll_create1(0);
-	if (epfd < 0)
-		die("epoll_create1");
-	for (s = 0; s < opt.sockets; s++) {
-		struct epoll_event one = { .events = EPOLLIN,
-					   .data.ptr = &socks[s] };
-
-		if (epoll_ctl(epfd, EPOLL_CTL_ADD, socks[s].fd, &one))
-			die("epoll_ctl");
-	}
-	t0 = last_answer = now();
-	while (done < opt.devices) {
+	t0 = a.last_answer = now();
+	while (a.done < opt.devices) {
 		double left;
 
-		while (in_flight < AUTH_WINDOW && next < opt.devices) {
+		while (a.in_flight < AUTH_WINDOW && next < opt.devices) {
 			struct sock_queue *q = &socks[next % opt.sockets];
 			int len = build_auth(next, q->next_mid++, pkt,
 					     sizeof(pkt));
@@ -480,43 +519,28 @@ static void setup_auth(void)
 			if (len < 0 || send(q->fd, pkt, len, 0) != len)
 				die("auth send");
 			next++;
-			in_flight++;
+			a.in_flight++;
 		}
 		/* The window is full (or all sent): wait for answers. */
-		left = AUTH_TIMEOUT_MS - (now() - last_answer) * 1e3;
+		left = AUTH_TIMEOUT_MS - (now() - a.last_answer) * 1e3;
 		n = left > 0 ? epoll_wait(epfd, ev, 64, (int)left + 1) : 0;
 		if (n < 0 && errno != EINTR)
 			die("epoll_wait");
-		for (e = 0; e < n; e++) {
-			struct sock_queue *q = ev[e].data.ptr;
-
-			do {
-				for (i = 0; i < BATCH; i++) {
-					iov[i] = (struct iovec){ in[i],
-								 sizeof(in[i]) };
-					mm[i] = (struct mmsghdr){ .msg_hdr = {
-						.msg_iov = &iov[i],
-						.msg_iovlen = 1 } };
-				}
-				r = recvmmsg(q->fd, mm, BATCH, MSG_DONTWAIT,
-					     NULL);
-				for (i = 0; i < r; i++)
-					if (auth_answer(in[i], mm[i].msg_len,
-							&ok, &done, &in_flight))
-						last_answer = now();
-			} while (r == BATCH);
-		}
-		if (in_flight && now() - last_answer > AUTH_TIMEOUT_MS / 1e3) {
+		for (e = 0; e < n; e++)
+			drain(((struct sock_queue *)ev[e].data.ptr)->fd,
+			      auth_answer, &a);
+		if (a.in_flight &&
+		    now() - a.last_answer > AUTH_TIMEOUT_MS / 1e3) {
 			/* Lost: those devices stay without a session. */
-			done += in_flight;
-			in_flight = 0;
-			last_answer = now();
+			a.done += a.in_flight;
+			a.in_flight = 0;
+			a.last_answer = now();
 		}
 	}
 	close(epfd);
 	t = now() - t0;
 	printf("auth_ok=%u\nauth_failed=%u\nauth_seconds=%.3f\nauth_rate=%.0f\n",
-	       ok, opt.devices - ok, t, ok / t);
+	       a.ok, opt.devices - a.ok, t, a.ok / t);
 }
 
 /* -------------------------------------------------------- messages */
@@ -597,8 +621,10 @@ struct counts {
 	unsigned long long sent, answers, ok, other;
 };
 
-static void count_answer(struct counts *c, const uint8_t *buf, size_t len)
+/* One answer of the timed phase, into the struct counts at arg. */
+static void count_answer(const uint8_t *buf, size_t len, void *arg)
 {
+	struct counts *c = arg;
 	struct coap_msg m;
 
 	c->answers++;
@@ -649,29 +675,14 @@ static unsigned int send_batch(struct sock_queue *q, unsigned int max)
 
 static unsigned int receive(int epfd, struct counts *c, int timeout_ms)
 {
-	static uint8_t in[BATCH][COAP_MAX_MESSAGE];
 	struct epoll_event ev[64];
-	struct mmsghdr mm[BATCH];
-	struct iovec iov[BATCH];
 	unsigned int got = 0;
-	int n, e, i, r;
+	int n, e;
 
 	n = epoll_wait(epfd, ev, 64, timeout_ms);
-	for (e = 0; e < n; e++) {
-		struct sock_queue *q = ev[e].data.ptr;
-
-		do {
-			for (i = 0; i < BATCH; i++) {
-				iov[i] = (struct iovec){ in[i], sizeof(in[i]) };
-				mm[i] = (struct mmsghdr){ .msg_hdr = {
-					.msg_iov = &iov[i], .msg_iovlen = 1 } };
-			}
-			r = recvmmsg(q->fd, mm, BATCH, MSG_DONTWAIT, NULL);
-			for (i = 0; i < r; i++)
-				count_answer(c, in[i], mm[i].msg_len);
-			got += r > 0 ? r : 0;
-		} while (r == BATCH);
-	}
+	for (e = 0; e < n; e++)
+		got += drain(((struct sock_queue *)ev[e].data.ptr)->fd,
+			     count_answer, c);
 	return got;
 }
 
@@ -683,17 +694,8 @@ static void traffic(struct coap_nl *nl)
 	struct counts c = { 0 };
 	double t0, t, last_answer, last_activity;
 	bool have_k;
-	int epfd = epoll_create1(0);
+	int epfd = sockets_epoll();
 
-	if (epfd < 0)
-		die("epoll_create1");
-	for (s = 0; s < opt.sockets; s++) {
-		struct epoll_event ev = { .events = EPOLLIN,
-					  .data.ptr = &socks[s] };
-
-		if (epoll_ctl(epfd, EPOLL_CTL_ADD, socks[s].fd, &ev))
-			die("epoll_ctl");
-	}
 	have_k = nl && !coap_nl_stats_get(nl, k0);
 	/* For whoever watches (a profiler): the timed phase starts. */
 	printf("traffic=started\n");
