@@ -147,16 +147,6 @@ struct coapd_persist {
 	bool module_gone;
 };
 
-static size_t hash_str(const char *s)
-{
-	size_t h = 14695981039346656037ULL;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
-}
-
-
 /* A session with a registry row, from now on. */
 static void rows_note(struct coapd_persist *p, const char *token)
 {
@@ -255,7 +245,7 @@ static void seq_clear(struct seq_map *m)
 
 static char **dirty_slot(char **key, size_t cap, const char *k)
 {
-	size_t i = hash_str(k) & (cap - 1);
+	size_t i = (size_t)coapd_token_fnv(k, strlen(k), NULL) & (cap - 1);
 
 	while (key[i] && strcmp(key[i], k))
 		i = (i + 1) & (cap - 1);
@@ -748,7 +738,7 @@ void coapd_persist_delivered(struct coapd *d, const char *token,
 			     size_t token_len, uint64_t seq)
 {
 	struct coapd_persist *p = d->persist;
-	bool nul = false;
+	bool valid, nul = false;
 	uint64_t h = 0;
 
 	if (!p)
@@ -757,9 +747,10 @@ void coapd_persist_delivered(struct coapd *d, const char *token,
 	 * A module without the token attribute, or a mangled one. The hash
 	 * serves the row set and the seq map, and its pass finds a NUL.
 	 */
-	if (token && token_len && token_len <= COAP_OFFLOAD_TOKEN_MAX)
+	valid = token && token_len && token_len <= COAP_OFFLOAD_TOKEN_MAX;
+	if (valid)
 		h = coapd_token_fnv(token, token_len, &nul);
-	if (!token || !token_len || token_len > COAP_OFFLOAD_TOKEN_MAX || nul) {
+	if (!valid || nul) {
 		/* coapd and the module come from one tree: not expected. */
 		if (!p->no_token)
 			coapd_log(LOG_ERR, "sessions: a delivered message without a valid session token: its seq is not recorded (a module reload may accept it again)");
