@@ -802,9 +802,10 @@ static u64 pending_test_add(struct kunit *test)
 	KUNIT_ASSERT_TRUE_MSG(test, fits, "message does not fit its skb");
 	*(u8 *)nla_data(redelivered) = 0;
 	nlmsg_end(msg, nlh);
-	KUNIT_ASSERT_EQ(test, 0, coap_offload_pending_add(&init_net, &t->cn.pending, msg,
-							  id_attr, redelivered,
-							  &id));
+	KUNIT_ASSERT_EQ(test, 0,
+			coap_offload_pending_add(&init_net, &t->cn.pending,
+						 msg, id_attr, redelivered,
+						 &id));
 	return id;
 }
 
@@ -834,7 +835,8 @@ static void pending_full_datagram_goes_at_once(struct kunit *test)
 	u64 first_datagram_last_id = 0;
 	int i;
 
-	coap_offload_pending_register(&t->cn.pending, t->portid, true, 64 * 1024);
+	coap_offload_pending_register(&t->cn.pending, t->portid, true,
+				      64 * 1024);
 	local_bh_disable();
 	for (i = 0; i < 31; i++)
 		first_datagram_last_id = pending_test_add(test);
@@ -853,7 +855,8 @@ static void pending_full_datagram_goes_at_once(struct kunit *test)
 	msleep(20);
 	KUNIT_EXPECT_EQ(test, 1, skb_queue_len(got));
 
-	coap_offload_pending_confirm(&init_net, &t->cn.pending, first_datagram_last_id);
+	coap_offload_pending_confirm(&init_net, &t->cn.pending,
+				     first_datagram_last_id);
 	KUNIT_ASSERT_EQ(test, 2, skb_queue_len(got));
 	KUNIT_EXPECT_EQ(test, 4, pending_test_count(skb_peek_tail(got)));
 	KUNIT_EXPECT_EQ(test, 4, skb_queue_len(&t->cn.pending.queue));
@@ -867,7 +870,8 @@ static void pending_few_messages_wait_for_the_delay(struct kunit *test)
 	struct sk_buff_head *got = &t->consumer->sk->sk_receive_queue;
 	int i;
 
-	coap_offload_pending_register(&t->cn.pending, t->portid, true, 64 * 1024);
+	coap_offload_pending_register(&t->cn.pending, t->portid, true,
+				      64 * 1024);
 	local_bh_disable();
 	for (i = 0; i < 5; i++)
 		pending_test_add(test);

@@ -148,7 +148,9 @@ out:
  * lookups every time, as before.
  */
 static const char *const proto_hmac_digests[] = { "MD5", "SHA1", "SHA256" };
-static EVP_MAC_CTX *proto_hmac_tmpl[3];
+#define PROTO_HMAC_DIGESTS \
+	(sizeof(proto_hmac_digests) / sizeof(proto_hmac_digests[0]))
+static EVP_MAC_CTX *proto_hmac_tmpl[PROTO_HMAC_DIGESTS];
 /* The same for SHA-256 (session keys): fetched once, not per digest. */
 static EVP_MD *proto_sha256;
 static pthread_once_t proto_hmac_once = PTHREAD_ONCE_INIT;
@@ -180,8 +182,7 @@ static void proto_hmac_setup(void)
 
 	ERR_set_mark();
 	hmac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
-	for (i = 0; hmac && i < sizeof(proto_hmac_tmpl) /
-				sizeof(proto_hmac_tmpl[0]); i++)
+	for (i = 0; hmac && i < PROTO_HMAC_DIGESTS; i++)
 		proto_hmac_tmpl[i] = proto_hmac_new(hmac, proto_hmac_digests[i],
 						    NULL);
 	/* The contexts hold their own references. */
@@ -204,8 +205,7 @@ static EVP_MAC_CTX *proto_hmac_keyed(const char *digest, const char *key)
 	size_t i;
 
 	pthread_once(&proto_hmac_once, proto_hmac_setup);
-	for (i = 0; i < sizeof(proto_hmac_tmpl) / sizeof(proto_hmac_tmpl[0]);
-	     i++) {
+	for (i = 0; i < PROTO_HMAC_DIGESTS; i++) {
 		if (!proto_hmac_tmpl[i] || strcmp(digest, proto_hmac_digests[i]))
 			continue;
 		ctx = EVP_MAC_CTX_dup(proto_hmac_tmpl[i]);
